@@ -1,0 +1,323 @@
+// cli_submit: `storemesh submit`, one command from the arguments or many from a
+// JSON-lines file. Batch lines are sent CLI_BATCH_REQUEST_COMMANDS at a time, so a
+// million-line file streams through in constant memory.
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "smclient.h"
+#include "sm_error.h"
+
+#define CLI_BATCH_REQUEST_COMMANDS 1000
+#define CLI_BATCH_LINE_MAX 8192 // a line holds one command; values are at most 1 KiB
+
+static int
+exit_for_result(Storemesh__ResultCode code)
+{
+    switch (code) {
+    case STOREMESH__RESULT_CODE__RESULT_OK:
+        return CLI_EXIT_OK;
+    case STOREMESH__RESULT_CODE__RESULT_BAD_INPUT:
+        return CLI_EXIT_USAGE;
+    case STOREMESH__RESULT_CODE__RESULT_REFUSED:
+        return CLI_EXIT_REFUSED;
+    default:
+        return CLI_EXIT_ENVIRONMENT;
+    }
+}
+
+// Sends commands and returns the response, or an exit code with the problem printed.
+static int
+send_commands(smclient_t *client, const char *data_dir, Storemesh__Command **commands, size_t count,
+              Storemesh__Response **response)
+{
+    Storemesh__SubmitRequest submit = STOREMESH__SUBMIT_REQUEST__INIT;
+    submit.n_commands = count;
+    submit.commands = commands;
+    Storemesh__Request request = STOREMESH__REQUEST__INIT;
+    request.version = 1;
+    request.body_case = STOREMESH__REQUEST__BODY_SUBMIT;
+    request.submit = &submit;
+    int rc = smclient_call(client, &request, response);
+    if (rc)
+        return cli_client_error(rc, data_dir, "submit");
+    if ((*response)->body_case == STOREMESH__RESPONSE__BODY_ERROR) {
+        int code = cli_fail(CLI_EXIT_ENVIRONMENT, "the node refused the request: %s",
+                            (*response)->error);
+        smclient_response_free(*response);
+        *response = NULL;
+        return code;
+    }
+    if ((*response)->body_case != STOREMESH__RESPONSE__BODY_SUBMIT ||
+        (*response)->submit->n_results != count) {
+        smclient_response_free(*response);
+        *response = NULL;
+        return cli_fail(CLI_EXIT_ENVIRONMENT, "the node answered with the wrong message; is it the "
+                                              "same storemesh version as this CLI?");
+    }
+    return 0;
+}
+
+static smclient_t *
+connect_or_fail(const char *data_dir, int *code)
+{
+    char err[SMCLIENT_ERROR_MAX];
+    int rc = 0;
+    smclient_t *client = smclient_new(data_dir, SMCLIENT_TIMEOUT_MS_DEFAULT, &rc, err, sizeof err);
+    if (!client)
+        *code = cli_fail(rc == -SM_ENOTRUNNING ? CLI_EXIT_NOT_RUNNING : CLI_EXIT_ENVIRONMENT, "%s",
+                         err);
+    return client;
+}
+
+static int
+submit_one(const cli_args_t *args)
+{
+    if (args->positional_count < 4 || args->positional_count > 5)
+        return cli_fail(CLI_EXIT_USAGE,
+                        "usage: storemesh submit --data DIR [--command-id ID] [--source NAME] "
+                        "TYPE KEY FIELD OP [VALUE]");
+    Storemesh__Command command = STOREMESH__COMMAND__INIT;
+    command.command_id = (char *)(args->command_id ? args->command_id : "");
+    command.source = (char *)(args->source ? args->source : "");
+    command.type = (char *)args->positional[0];
+    command.key = (char *)args->positional[1];
+    command.field = (char *)args->positional[2];
+    command.op = (char *)args->positional[3];
+    if (args->positional_count == 5) {
+        command.has_value = true;
+        command.value = (ProtobufCBinaryData){strlen(args->positional[4]),
+                                              (uint8_t *)args->positional[4]};
+    }
+    int code = 0;
+    smclient_t *client = connect_or_fail(args->data, &code);
+    if (!client)
+        return code;
+    Storemesh__Command *commands[1] = {&command};
+    Storemesh__Response *response = NULL;
+    code = send_commands(client, args->data, commands, 1, &response);
+    if (code == 0) {
+        const Storemesh__CommandResult *result = response->submit->results[0];
+        code = exit_for_result(result->code);
+        if (code == CLI_EXIT_OK)
+            printf("%s\n", result->audit_id);
+        else
+            cli_fail(code, "%s: %s", code == CLI_EXIT_REFUSED ? "refused" : "not accepted",
+                     result->message);
+    }
+    smclient_response_free(response);
+    smclient_destroy(&client);
+    return code;
+}
+
+// ---- batch ----
+
+typedef struct {
+    Storemesh__Command commands[CLI_BATCH_REQUEST_COMMANDS];
+    Storemesh__Command *pointers[CLI_BATCH_REQUEST_COMMANDS];
+    json_object *parsed[CLI_BATCH_REQUEST_COMMANDS]; // owns the strings commands point at
+    char *numbers[CLI_BATCH_REQUEST_COMMANDS];       // a numeric value's text
+    size_t lines[CLI_BATCH_REQUEST_COMMANDS];
+    size_t count;
+    int worst; // the exit code so far
+} batch_t;
+
+static void
+batch_note(batch_t *batch, int code)
+{
+    // Bad input outranks a refusal, which outranks success (docs/CLI.md).
+    static const int rank[] = {[CLI_EXIT_OK] = 0, [CLI_EXIT_REFUSED] = 1, [CLI_EXIT_USAGE] = 2,
+                               [CLI_EXIT_ENVIRONMENT] = 3, [CLI_EXIT_NOT_RUNNING] = 4};
+    if (rank[code] > rank[batch->worst])
+        batch->worst = code;
+}
+
+static void
+batch_clear(batch_t *batch)
+{
+    for (size_t i = 0; i < batch->count; i++) {
+        json_object_put(batch->parsed[i]);
+        free(batch->numbers[i]);
+    }
+    batch->count = 0;
+}
+
+static const char *const batch_keys[] = {"command_id", "source", "type", "key",
+                                         "field",      "op",     "value"};
+
+// Fills command from one parsed line; NULL, or what is wrong with the line.
+static const char *
+command_from_json(json_object *line, Storemesh__Command *command, char **number_text)
+{
+    static char problem[256];
+    if (!json_object_is_type(line, json_type_object))
+        return "not a JSON object";
+    json_object_object_foreach(line, key, value)
+    {
+        size_t k = 0;
+        for (; k < sizeof batch_keys / sizeof batch_keys[0]; k++)
+            if (strcmp(key, batch_keys[k]) == 0)
+                break;
+        if (k == sizeof batch_keys / sizeof batch_keys[0]) {
+            snprintf(problem, sizeof problem,
+                     "unknown key '%.40s'; valid keys: command_id, source, type, key, field, op, "
+                     "value",
+                     key);
+            return problem;
+        }
+        bool is_value = strcmp(key, "value") == 0;
+        if (!json_object_is_type(value, json_type_string) &&
+            !(is_value && json_object_is_type(value, json_type_int))) {
+            snprintf(problem, sizeof problem, "'%.40s' must be a string%s", key,
+                     is_value ? " or an integer" : "");
+            return problem;
+        }
+        const char *text = json_object_get_string(value);
+        if (is_value) {
+            if (json_object_is_type(value, json_type_int))
+                text = *number_text = strdup(text);
+            if (!text)
+                return "out of memory";
+            command->has_value = true;
+            command->value = (ProtobufCBinaryData){(size_t)json_object_get_string_len(value),
+                                                   (uint8_t *)text};
+            if (*number_text)
+                command->value.len = strlen(text);
+        }
+        char **slots[] = {&command->command_id, &command->source, &command->type,
+                          &command->key,        &command->field,  &command->op};
+        if (!is_value)
+            *slots[k] = (char *)text;
+    }
+    const char *required[] = {"type", "key", "field", "op"};
+    for (size_t i = 0; i < 4; i++)
+        if (!json_object_object_get_ex(line, required[i], NULL)) {
+            snprintf(problem, sizeof problem, "missing \"%s\" (required: type, key, field, op)",
+                     required[i]);
+            return problem;
+        }
+    return NULL;
+}
+
+static int
+batch_send(batch_t *batch, smclient_t *client, const char *data_dir, const char *file_name)
+{
+    if (batch->count == 0)
+        return 0;
+    Storemesh__Response *response = NULL;
+    int code = send_commands(client, data_dir, batch->pointers, batch->count, &response);
+    if (code) {
+        batch_note(batch, code);
+        batch_clear(batch);
+        return code;
+    }
+    for (size_t i = 0; i < batch->count; i++) {
+        const Storemesh__CommandResult *result = response->submit->results[i];
+        int result_code = exit_for_result(result->code);
+        batch_note(batch, result_code);
+        if (result_code == CLI_EXIT_OK)
+            printf("%s\n", result->audit_id);
+        else
+            fprintf(stderr, "%s:%zu: %s: %s\n", file_name, batch->lines[i],
+                    result_code == CLI_EXIT_REFUSED ? "refused" : "not accepted", result->message);
+    }
+    smclient_response_free(response);
+    batch_clear(batch);
+    return 0;
+}
+
+static void
+batch_add_line(batch_t *batch, const char *file_name, size_t line_number, const char *line)
+{
+    size_t index = batch->count;
+    Storemesh__Command *command = &batch->commands[index];
+    storemesh__command__init(command);
+    enum json_tokener_error error = json_tokener_success;
+    json_object *parsed = json_tokener_parse_verbose(line, &error);
+    char *number_text = NULL;
+    char syntax[160];
+    const char *problem = syntax;
+    if (parsed)
+        problem = command_from_json(parsed, command, &number_text);
+    else
+        snprintf(syntax, sizeof syntax, "not a JSON object (%s)", json_tokener_error_desc(error));
+    if (problem) {
+        fprintf(stderr, "%s:%zu: not accepted: %s; nothing from this line was applied\n",
+                file_name, line_number, problem);
+        batch_note(batch, CLI_EXIT_USAGE);
+        json_object_put(parsed);
+        free(number_text);
+        return;
+    }
+    batch->parsed[index] = parsed;
+    batch->numbers[index] = number_text;
+    batch->pointers[index] = command;
+    batch->lines[index] = line_number;
+    batch->count++;
+}
+
+static bool
+is_blank(const char *line)
+{
+    for (; *line; line++)
+        if (*line != ' ' && *line != '\t' && *line != '\r' && *line != '\n')
+            return false;
+    return true;
+}
+
+static int
+submit_batch(const cli_args_t *args)
+{
+    if (args->positional_count)
+        return cli_fail(CLI_EXIT_USAGE, "submit --batch FILE takes no other arguments");
+    FILE *file = strcmp(args->batch, "-") == 0 ? stdin : fopen(args->batch, "r");
+    if (!file)
+        return cli_fail(CLI_EXIT_USAGE, "cannot read batch file '%s': %s", args->batch,
+                        strerror(errno));
+    int code = 0;
+    smclient_t *client = connect_or_fail(args->data, &code);
+    batch_t *batch = client ? calloc(1, sizeof *batch) : NULL;
+    char *line = malloc(CLI_BATCH_LINE_MAX + 2);
+    if (client && (!batch || !line))
+        code = cli_fail(CLI_EXIT_ENVIRONMENT, "out of memory");
+    size_t line_number = 0;
+    // Bounded by the file: one pass, one line at a time.
+    while (code == 0 && fgets(line, CLI_BATCH_LINE_MAX + 2, file)) {
+        line_number++;
+        size_t len = strlen(line);
+        if (len > CLI_BATCH_LINE_MAX) {
+            fprintf(stderr, "%s:%zu: not accepted: line longer than %d bytes\n", args->batch,
+                    line_number, CLI_BATCH_LINE_MAX);
+            batch_note(batch, CLI_EXIT_USAGE);
+            while (len && line[len - 1] != '\n' && fgets(line, CLI_BATCH_LINE_MAX + 2, file))
+                len = strlen(line);
+            continue;
+        }
+        if (is_blank(line))
+            continue;
+        batch_add_line(batch, args->batch, line_number, line);
+        if (batch->count == CLI_BATCH_REQUEST_COMMANDS)
+            code = batch_send(batch, client, args->data, args->batch);
+    }
+    if (code == 0 && batch)
+        code = batch_send(batch, client, args->data, args->batch);
+    if (code == 0 && batch)
+        code = batch->worst;
+    if (batch)
+        batch_clear(batch);
+    free(batch);
+    free(line);
+    smclient_destroy(&client);
+    if (file != stdin)
+        fclose(file);
+    return code;
+}
+
+int
+cli_submit(const cli_args_t *args)
+{
+    return args->batch ? submit_batch(args) : submit_one(args);
+}

@@ -1,0 +1,500 @@
+#include "core.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core_internal.h"
+#include "keys.h"
+#include "sm_error.h"
+#include "storemesh.pb-c.h"
+
+// ---- recovery ----
+
+// self record: last_seq be64 | chain_head 32 | hlc_last be64 | operations be64
+#define SELF_RECORD_BYTES (8 + CORE_HASH_BYTES + 8 + 8)
+
+static int
+read_u64_meta(const core_t *self, const char *key, uint64_t *out)
+{
+    uint8_t *value = NULL;
+    size_t value_len = 0;
+    int rc = core_read(self, STORE_CF_META, (const uint8_t *)key, strlen(key), &value, &value_len);
+    if (rc == -SM_ENOTFOUND) {
+        *out = 0;
+        return 0;
+    }
+    if (rc)
+        return rc;
+    if (value_len < 8) {
+        free(value);
+        return -SM_ECORRUPT;
+    }
+    *out = keys_get_be64(value);
+    if (strcmp(key, KEYS_META_AUTHORITY) == 0 && value_len >= 16)
+        ((core_t *)self)->authority_contact_ms = keys_get_be64(value + 8);
+    free(value);
+    return 0;
+}
+
+static int
+recover_head(core_t *self, char *err, size_t err_size)
+{
+    uint8_t *value = NULL;
+    size_t value_len = 0;
+    int rc = core_read(self, STORE_CF_META, (const uint8_t *)KEYS_META_SELF,
+                       strlen(KEYS_META_SELF), &value, &value_len);
+    if (rc == -SM_ENOTFOUND) {
+        hlc_init(&self->hlc, 0);
+        return 0; // a new node: nothing stamped yet
+    }
+    if (rc) {
+        snprintf(err, err_size, "cannot read this node's head from storage: %s", sm_strerror(rc));
+        return rc;
+    }
+    if (value_len != SELF_RECORD_BYTES) {
+        free(value);
+        snprintf(err, err_size,
+                 "this node's head record is %zu bytes, expected %d: the data directory is "
+                 "corrupt or from another version; restore it from a backup",
+                 value_len, SELF_RECORD_BYTES);
+        return -SM_ECORRUPT;
+    }
+    self->durable.last_seq = keys_get_be64(value);
+    memcpy(self->durable.chain_head, value + 8, CORE_HASH_BYTES);
+    hlc_init(&self->hlc, keys_get_be64(value + 8 + CORE_HASH_BYTES));
+    self->durable.operations = keys_get_be64(value + 16 + CORE_HASH_BYTES);
+    free(value);
+    return 0;
+}
+
+// The head record and the log must agree: operation last_seq exists, last_seq + 1
+// does not. They are written in one atomic batch, so a mismatch is corruption.
+static int
+check_log_matches_head(core_t *self, char *err, size_t err_size)
+{
+    uint8_t key[KEYS_MAX];
+    uint8_t *value = NULL;
+    size_t value_len = 0;
+    if (self->durable.last_seq > 0) {
+        size_t len = keys_log(key, self->name, self->durable.last_seq);
+        int rc = core_read(self, STORE_CF_LOG, key, len, &value, &value_len);
+        if (rc) {
+            snprintf(err, err_size,
+                     "operation %s #%llu named by the head record is missing (%s): the data "
+                     "directory is damaged; restore it from a backup",
+                     self->name, (unsigned long long)self->durable.last_seq, sm_strerror(rc));
+            return rc ? rc : -SM_ECORRUPT;
+        }
+        uint8_t hash[CORE_HASH_BYTES];
+        core_hash(hash, value, value_len);
+        free(value);
+        if (memcmp(hash, self->durable.chain_head, CORE_HASH_BYTES) != 0) {
+            snprintf(err, err_size,
+                     "operation %s #%llu does not match the chain head: the log was altered; "
+                     "restore the data directory from a backup",
+                     self->name, (unsigned long long)self->durable.last_seq);
+            return -SM_ECORRUPT;
+        }
+    }
+    size_t len = keys_log(key, self->name, self->durable.last_seq + 1);
+    int rc = core_read(self, STORE_CF_LOG, key, len, &value, &value_len);
+    if (rc == 0) {
+        free(value);
+        snprintf(err, err_size,
+                 "the log holds operation %s #%llu past the head record: the data directory is "
+                 "damaged; restore it from a backup",
+                 self->name, (unsigned long long)self->durable.last_seq + 1);
+        return -SM_ECORRUPT;
+    }
+    return rc == -SM_ENOTFOUND ? 0 : rc;
+}
+
+core_t *
+core_new(const core_config_t *config, char *err, size_t err_size)
+{
+    assert(config->rules != NULL);
+    assert(config->reader.get != NULL);
+    if (sodium_init() < 0) {
+        snprintf(err, err_size, "libsodium failed to initialise; check the installation");
+        return NULL;
+    }
+    core_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        snprintf(err, err_size, "out of memory");
+        return NULL;
+    }
+    if (strlen(config->name) == 0 || strlen(config->name) > CRDT_NAME_MAX) {
+        snprintf(err, err_size, "node name '%s' must be 1 to %d bytes", config->name,
+                 CRDT_NAME_MAX);
+        goto fail_free;
+    }
+    strcpy(self->name, config->name);
+    self->rules = config->rules;
+    memcpy(self->secret_key, config->secret_key, sizeof self->secret_key);
+    memcpy(self->public_key, config->public_key, sizeof self->public_key);
+    self->reader = config->reader;
+    self->sync = config->sync;
+    self->batch_commands_max =
+        config->batch_commands_max ? config->batch_commands_max : CORE_BATCH_COMMANDS_DEFAULT;
+    const char *authority = rules_authority(config->rules);
+    self->is_authority = authority && strcmp(authority, self->name) == 0;
+    self->overlay = overlay_new();
+    if (!self->overlay) {
+        snprintf(err, err_size, "out of memory");
+        goto fail_free;
+    }
+    store_batch_init(&self->batch);
+    if (recover_head(self, err, err_size) || check_log_matches_head(self, err, err_size))
+        goto fail_free;
+    int rc = read_u64_meta(self, KEYS_META_CREATED_MS, &self->created_ms);
+    if (rc == 0)
+        rc = read_u64_meta(self, KEYS_META_AUTHORITY, &self->authority_acked_seq);
+    if (rc) {
+        snprintf(err, err_size, "cannot read node metadata: %s", sm_strerror(rc));
+        goto fail_free;
+    }
+    self->staged = self->durable;
+    return self;
+
+fail_free:
+    core_destroy(&self);
+    return NULL;
+}
+
+static void
+request_free(core_request_t *request)
+{
+    if (!request)
+        return;
+    for (size_t i = 0; i < request->count; i++)
+        free((void *)request->commands[i].command_id); // the command's one block
+    free(request->commands);
+    free(request->results);
+    free(request);
+}
+
+void
+core_destroy(core_t **self_p)
+{
+    core_t *self = *self_p;
+    if (!self)
+        return;
+    for (size_t i = 0; i < self->request_count; i++)
+        request_free(self->requests[i]);
+    for (size_t i = 0; i < self->ready_count; i++)
+        request_free(self->ready[i]);
+    request_free(self->handed_out);
+    free(self->requests);
+    free(self->ready);
+    free(self->waiters);
+    overlay_destroy(&self->overlay);
+    store_batch_free(&self->batch);
+    sodium_memzero(self->secret_key, sizeof self->secret_key);
+    free(self);
+    *self_p = NULL;
+}
+
+// ---- submit ----
+
+// Copies a command's strings into one block whose start is command_id.
+static int
+command_copy(core_command_t *out, const core_command_t *in)
+{
+    const char *strings[6] = {in->command_id ? in->command_id : "", in->source ? in->source : "",
+                              in->type ? in->type : "", in->key ? in->key : "",
+                              in->field ? in->field : "", in->op ? in->op : ""};
+    size_t lengths[6];
+    size_t total = in->value_len + 1;
+    for (int i = 0; i < 6; i++) {
+        lengths[i] = strlen(strings[i]);
+        total += lengths[i] + 1;
+    }
+    char *block = malloc(total);
+    if (!block)
+        return -SM_ENOMEM;
+    const char **slots[6] = {&out->command_id, &out->source, &out->type,
+                             &out->key,        &out->field,  &out->op};
+    char *cursor = block;
+    for (int i = 0; i < 6; i++) {
+        memcpy(cursor, strings[i], lengths[i] + 1);
+        *slots[i] = cursor;
+        cursor += lengths[i] + 1;
+    }
+    if (in->value_len)
+        memcpy(cursor, in->value, in->value_len);
+    cursor[in->value_len] = 0;
+    out->value = cursor;
+    out->value_len = in->value_len;
+    out->has_value = in->has_value;
+    return 0;
+}
+
+static int
+push_pointer(core_request_t ***array, size_t *count, size_t *cap, core_request_t *request)
+{
+    if (*count == *cap) {
+        size_t new_cap = *cap ? *cap * 2 : 16;
+        core_request_t **grown = realloc(*array, new_cap * sizeof *grown);
+        if (!grown)
+            return -SM_ENOMEM;
+        *array = grown;
+        *cap = new_cap;
+    }
+    (*array)[(*count)++] = request;
+    return 0;
+}
+
+int
+core_submit(core_t *self, uint64_t request_id, const core_command_t *commands, size_t count,
+            uint64_t wall_ms)
+{
+    assert(count > 0);
+    core_tick(self, wall_ms);
+    if (count > CORE_REQUEST_COMMANDS_MAX ||
+        self->pending_commands + count > CORE_PENDING_COMMANDS_MAX)
+        return -SM_EFULL;
+    core_request_t *request = calloc(1, sizeof *request);
+    if (!request)
+        return -SM_ENOMEM;
+    request->request_id = request_id;
+    request->commands = calloc(count, sizeof *request->commands);
+    request->results = calloc(count, sizeof *request->results);
+    if (!request->commands || !request->results)
+        goto fail_free;
+    for (size_t i = 0; i < count; i++) {
+        if (command_copy(&request->commands[i], &commands[i]))
+            goto fail_free;
+        request->count = i + 1;
+    }
+    if (push_pointer(&self->requests, &self->request_count, &self->request_cap, request))
+        goto fail_free;
+    self->pending_commands += count;
+    return 0;
+
+fail_free:
+    request_free(request);
+    return -SM_ENOMEM;
+}
+
+void
+core_tick(core_t *self, uint64_t wall_ms)
+{
+    self->now_ms = wall_ms;
+}
+
+bool
+core_is_busy(const core_t *self)
+{
+    return self->request_count > 0 || self->in_flight;
+}
+
+// Moves requests whose every command is answered from requests to ready, in order.
+static void
+collect_ready(core_t *self)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < self->request_count; i++) {
+        core_request_t *request = self->requests[i];
+        if (request->staged == request->count && request->unresolved == 0) {
+            if (push_pointer(&self->ready, &self->ready_count, &self->ready_cap, request) == 0)
+                continue;
+            // Out of memory for the ready list: keep it and try on the next flush.
+        }
+        self->requests[kept++] = request;
+    }
+    self->request_count = kept;
+}
+
+static void
+result_set(core_result_t *result, core_result_code_t code, const char *message)
+{
+    result->code = code;
+    snprintf(result->message, sizeof result->message, "%s", message);
+}
+
+// The Ed25519 seal over this origin's chain head after the batch.
+static int
+seal_batch(core_t *self)
+{
+    uint8_t message[32 + CRDT_NAME_MAX + 1 + 8 + CORE_HASH_BYTES];
+    static const char domain[] = "storemesh-seal-v1";
+    size_t len = 0;
+    memcpy(message, domain, sizeof domain); // includes the NUL
+    len += sizeof domain;
+    size_t name_len = strlen(self->name) + 1;
+    memcpy(message + len, self->name, name_len);
+    len += name_len;
+    keys_put_be64(message + len, self->staged.last_seq);
+    len += 8;
+    memcpy(message + len, self->staged.chain_head, CORE_HASH_BYTES);
+    len += CORE_HASH_BYTES;
+    uint8_t signature[crypto_sign_BYTES];
+    crypto_sign_detached(signature, NULL, message, len, self->secret_key);
+
+    Storemesh__Seal seal = STOREMESH__SEAL__INIT;
+    seal.origin = self->name;
+    seal.seq = self->staged.last_seq;
+    seal.head_hash = (ProtobufCBinaryData){CORE_HASH_BYTES, self->staged.chain_head};
+    seal.signature = (ProtobufCBinaryData){sizeof signature, signature};
+    uint8_t packed[256];
+    assert(storemesh__seal__get_packed_size(&seal) <= sizeof packed);
+    size_t packed_len = storemesh__seal__pack(&seal, packed);
+    uint8_t key[KEYS_MAX];
+    size_t key_len = keys_log(key, self->name, self->staged.last_seq);
+    return store_batch_put(&self->batch, STORE_CF_SEAL, key, key_len, packed, packed_len);
+}
+
+static int
+put_head(core_t *self)
+{
+    uint8_t record[SELF_RECORD_BYTES];
+    keys_put_be64(record, self->staged.last_seq);
+    memcpy(record + 8, self->staged.chain_head, CORE_HASH_BYTES);
+    keys_put_be64(record + 8 + CORE_HASH_BYTES, self->hlc.last);
+    keys_put_be64(record + 16 + CORE_HASH_BYTES, self->staged.operations);
+    int rc = store_batch_put(&self->batch, STORE_CF_META, KEYS_META_SELF, strlen(KEYS_META_SELF),
+                             record, sizeof record);
+    if (rc)
+        return rc;
+    uint8_t vv_key[KEYS_MAX];
+    uint8_t vv_value[8];
+    keys_put_be64(vv_value, self->staged.last_seq);
+    return store_batch_put(&self->batch, STORE_CF_META, vv_key, keys_vv(vv_key, self->name),
+                           vv_value, sizeof vv_value);
+}
+
+// Answers every waiter of the batch with a failure and forgets the batch.
+static void
+fail_batch(core_t *self, int rc)
+{
+    char message[CORE_MESSAGE_MAX];
+    snprintf(message, sizeof message,
+             "the node could not store this command (%s); nothing was recorded. Check the "
+             "node's log and disk space, then retry with the same command ID",
+             sm_strerror(rc));
+    for (size_t i = 0; i < self->waiter_count; i++) {
+        core_waiter_t *waiter = &self->waiters[i];
+        core_result_t *result = &waiter->request->results[waiter->index];
+        result->duplicate = false;
+        result->audit_id[0] = 0;
+        result_set(result, CORE_RESULT_FAILED, message);
+        waiter->request->unresolved--;
+    }
+    self->waiter_count = 0;
+    self->staged = self->durable;
+    overlay_clear(self->overlay);
+    store_batch_clear(&self->batch);
+    self->in_flight = false;
+    self->batch_id++;
+}
+
+// Stages waiting commands, oldest request first, until the batch is full.
+static int
+stage_pending(core_t *self)
+{
+    for (size_t r = 0; r < self->request_count; r++) {
+        core_request_t *request = self->requests[r];
+        while (request->staged < request->count) {
+            if (self->waiter_count >= self->batch_commands_max)
+                return 0;
+            size_t index = request->staged++;
+            self->pending_commands--;
+            int rc = core_stage_command(self, request, index, &request->commands[index]);
+            if (rc) {
+                result_set(&request->results[index], CORE_RESULT_FAILED,
+                           "the node could not stage this command (storage or memory error); "
+                           "nothing was recorded. Check the node's log, then retry with the "
+                           "same command ID");
+                return rc;
+            }
+        }
+    }
+    return 0;
+}
+
+void
+core_flush(core_t *self, uint64_t wall_ms)
+{
+    core_tick(self, wall_ms);
+    if (self->in_flight) {
+        collect_ready(self);
+        return;
+    }
+    int rc = stage_pending(self);
+    if (rc == 0 && self->waiter_count > 0) {
+        rc = overlay_to_batch(self->overlay, &self->batch);
+        if (rc == 0)
+            rc = put_head(self);
+        if (rc == 0)
+            rc = seal_batch(self);
+        if (rc == 0)
+            self->in_flight = true;
+    }
+    if (rc)
+        fail_batch(self, rc);
+    collect_ready(self);
+}
+
+void
+core_write_done(core_t *self, uint64_t batch_id, int rc)
+{
+    assert(self->in_flight);
+    assert(batch_id == self->batch_id);
+    self->write_handed_out = false;
+    if (rc) {
+        fail_batch(self, rc);
+        collect_ready(self);
+        return;
+    }
+    for (size_t i = 0; i < self->waiter_count; i++)
+        self->waiters[i].request->unresolved--;
+    self->waiter_count = 0;
+    self->durable = self->staged;
+    overlay_clear(self->overlay);
+    store_batch_clear(&self->batch);
+    self->in_flight = false;
+    self->batch_id++;
+    collect_ready(self);
+}
+
+bool
+core_next_effect(core_t *self, core_effect_t *effect)
+{
+    request_free(self->handed_out);
+    self->handed_out = NULL;
+    memset(effect, 0, sizeof *effect);
+    if (self->ready_count > 0) {
+        core_request_t *request = self->ready[0];
+        memmove(self->ready, self->ready + 1, (self->ready_count - 1) * sizeof *self->ready);
+        self->ready_count--;
+        self->handed_out = request;
+        effect->kind = CORE_EFFECT_REPLY;
+        effect->request_id = request->request_id;
+        effect->result_count = request->count;
+        effect->results = request->results;
+        return true;
+    }
+    if (self->in_flight && !self->write_handed_out) {
+        self->write_handed_out = true;
+        effect->kind = CORE_EFFECT_WRITE;
+        effect->batch_id = self->batch_id;
+        effect->batch = &self->batch;
+        effect->sync = self->sync;
+        return true;
+    }
+    return false;
+}
+
+const char *
+core_name(const core_t *self)
+{
+    return self->name;
+}
+
+const rules_t *
+core_rules(const core_t *self)
+{
+    return self->rules;
+}

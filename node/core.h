@@ -1,0 +1,164 @@
+// core: the node as a deterministic state machine. It is handed events (a client
+// request, a finished storage write, the time) and answers with effects (write this
+// batch, reply to that request). It reads storage through store_reader_t and never
+// touches a socket, a file, the clock or a random source itself, so the same core
+// runs under the real adapters (daemon.c) and under the partition simulator.
+//
+// The submit pipeline (docs/ARCHITECTURE.md has the picture):
+//   core_submit   validates each command against the rules, answers repeats of a
+//                 known command ID at once, stamps the rest (origin, seq, HLC, rules
+//                 hash, previous hash), applies them to the field states, and stages
+//                 log, state, idempotency and meta puts in one batch;
+//   core_flush    seals the staged batch (one Ed25519 signature over the chain head)
+//                 and hands it out as a WRITE effect; one write is in flight at once,
+//                 and commands arriving meanwhile wait for the next batch (group
+//                 commit: they share its fsync);
+//   core_write_done  on success turns every command of the batch into a REPLY; on
+//                 failure rolls the in-memory head back and answers "failed", so
+//                 nothing is ever acknowledged that is not on disk.
+// Not thread-safe: one thread drives it.
+#ifndef NODE_CORE_H
+#define NODE_CORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "audit_id.h"
+#include "field.h"
+#include "rules.h"
+#include "store.h"
+
+#define CORE_COMMAND_ID_MAX 128      // bytes of a client's idempotency key
+#define CORE_REQUEST_COMMANDS_MAX 10000 // commands in one submit request
+#define CORE_PENDING_COMMANDS_MAX 100000 // commands waiting for the next batch
+#define CORE_BATCH_COMMANDS_DEFAULT 1000
+#define CORE_MESSAGE_MAX 512         // bytes of one result message
+#define CORE_ACTIONS_MAX 4
+
+typedef enum {
+    CORE_RESULT_OK = 0,
+    CORE_RESULT_BAD_INPUT = 1,
+    CORE_RESULT_REFUSED = 2,
+    CORE_RESULT_FAILED = 3,
+} core_result_code_t;
+
+// One command as a client sent it. Strings are NUL-terminated and borrowed for
+// the call; value is bytes.
+typedef struct {
+    const char *command_id; // "" or NULL: no idempotency key
+    const char *source;     // "" or NULL: none
+    const char *type;
+    const char *key;
+    const char *field;
+    const char *op; // "add", "remove" or "set"
+    const char *value;
+    size_t value_len;
+    bool has_value;
+} core_command_t;
+
+typedef struct {
+    core_result_code_t code;
+    bool duplicate;               // a repeat of a known command ID: nothing changed
+    char audit_id[AUDIT_ID_MAX];  // when code is OK
+    char message[CORE_MESSAGE_MAX]; // otherwise: what is wrong and what to do
+} core_result_t;
+
+typedef enum {
+    CORE_EFFECT_WRITE = 1, // write batch atomically (fsync'd when sync), then core_write_done
+    CORE_EFFECT_REPLY = 2, // send results to the client of request_id
+} core_effect_kind_t;
+
+typedef struct {
+    core_effect_kind_t kind;
+    uint64_t batch_id;           // WRITE
+    const store_batch_t *batch;  // WRITE: borrowed until core_write_done
+    bool sync;                   // WRITE
+    uint64_t request_id;         // REPLY
+    size_t result_count;         // REPLY
+    const core_result_t *results; // REPLY: borrowed until the next core_next_effect
+} core_effect_t;
+
+typedef struct {
+    const char *name;            // this node's name (the origin it stamps)
+    const rules_t *rules;        // borrowed for the core's lifetime
+    const uint8_t *secret_key;   // crypto_sign_SECRETKEYBYTES, borrowed
+    const uint8_t *public_key;   // crypto_sign_PUBLICKEYBYTES, borrowed
+    store_reader_t reader;
+    bool sync;                   // fsync every batch before acknowledging (default true)
+    uint32_t batch_commands_max; // 0: CORE_BATCH_COMMANDS_DEFAULT
+} core_config_t;
+
+typedef struct core core_t;
+
+// Recovers the node's head from storage. NULL with err set when storage does not
+// decode or cannot be read.
+core_t *core_new(const core_config_t *config, char *err, size_t err_size);
+void core_destroy(core_t **self_p);
+
+// Event: a client request with count commands (1..CORE_REQUEST_COMMANDS_MAX). The
+// REPLY effect for request_id carries one result per command, in order.
+// 0, or -SM_EFULL when too many commands already wait (the caller answers "busy").
+int core_submit(core_t *self, uint64_t request_id, const core_command_t *commands, size_t count,
+                uint64_t wall_ms);
+// Event: the time passed (refreshes the HLC's notion of wall time for limits).
+void core_tick(core_t *self, uint64_t wall_ms);
+// Stages waiting commands and hands out a WRITE when none is in flight.
+void core_flush(core_t *self, uint64_t wall_ms);
+// Event: the WRITE effect for batch_id finished with rc (0 or -SM_E*).
+void core_write_done(core_t *self, uint64_t batch_id, int rc);
+// Takes the next effect; false when there is none.
+bool core_next_effect(core_t *self, core_effect_t *effect);
+// True while commands are staged, waiting or in flight.
+bool core_is_busy(const core_t *self);
+
+// ---- reads (committed state only) ----
+
+typedef enum { CORE_STATE_OK = 0, CORE_STATE_WARN = 1, CORE_STATE_LIMIT = 2 } core_state_t;
+const char *core_state_name(core_state_t state);
+
+typedef struct {
+    core_state_t state;
+    uint64_t queue_depth;
+    uint64_t offline_seconds;
+    uint64_t last_seq;
+    uint64_t operations;       // operations in the log, all origins
+    uint64_t commands_refused; // since the core started
+    size_t action_count;
+    char actions[CORE_ACTIONS_MAX][CORE_MESSAGE_MAX];
+} core_status_t;
+void core_status(const core_t *self, uint64_t wall_ms, core_status_t *status);
+
+typedef struct {
+    const rules_field_t *rule;
+    crdt_view_t view;
+} core_field_view_t;
+
+typedef struct {
+    size_t field_count;
+    core_field_view_t *fields; // in rules order, only fields written so far
+} core_entity_view_t;
+// 0, -SM_EINVAL with message set (unknown type), -SM_EIO, -SM_ECORRUPT.
+int core_get(const core_t *self, const char *type, const char *key, core_entity_view_t *view,
+             char *message, size_t message_size);
+void core_entity_view_free(core_entity_view_t *view);
+
+typedef struct {
+    uint8_t *operation;      // stored bytes, malloc'd
+    size_t operation_len;
+    char hash_hex[65];
+    bool sealed;             // a valid signature covers it through the hash chain
+    char explain[CORE_MESSAGE_MAX];
+} core_audit_t;
+// 0; -SM_EINVAL (not an audit ID), -SM_ENOTFOUND, -SM_EIO; message says what.
+int core_audit(const core_t *self, const char *audit_id, core_audit_t *audit, char *message,
+               size_t message_size);
+void core_audit_free(core_audit_t *audit);
+
+// Hex BLAKE2b-256 over every state entry in key order. 0, -SM_EIO.
+int core_digest(const core_t *self, char hex[65], uint64_t *field_count);
+
+const char *core_name(const core_t *self);
+const rules_t *core_rules(const core_t *self);
+
+#endif

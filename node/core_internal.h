@@ -1,0 +1,96 @@
+// core_internal: the core's private state, shared by core.c (events and the
+// pipeline), core_stage.c (one command: validate, stamp, apply) and core_read.c.
+#ifndef NODE_CORE_INTERNAL_H
+#define NODE_CORE_INTERNAL_H
+
+#include <sodium.h>
+
+#include "core.h"
+#include "hlc.h"
+#include "overlay.h"
+
+#define CORE_HASH_BYTES 32
+
+// This origin's chain head; what a batch advances and a failed write rolls back.
+typedef struct {
+    uint64_t last_seq;                    // last operation stamped by this node
+    uint8_t chain_head[CORE_HASH_BYTES];  // hash of operation last_seq (zeros at 0)
+    uint64_t operations;                  // operations in the log, all origins
+} core_head_t;
+
+typedef struct {
+    uint64_t request_id;
+    size_t count;
+    core_command_t *commands; // deep copies; strings live in each command's block
+    size_t staged;      // commands taken into a batch or answered so far
+    size_t unresolved;  // commands still waiting for a write
+    core_result_t *results;
+} core_request_t;
+
+// A command staged into the batch, waiting for its write.
+typedef struct {
+    core_request_t *request;
+    size_t index;
+} core_waiter_t;
+
+struct core {
+    char name[CRDT_NAME_MAX + 1];
+    const rules_t *rules;
+    uint8_t secret_key[crypto_sign_SECRETKEYBYTES];
+    uint8_t public_key[crypto_sign_PUBLICKEYBYTES];
+    store_reader_t reader;
+    bool sync;
+    uint32_t batch_commands_max;
+    bool is_authority;
+
+    hlc_t hlc;
+    core_head_t durable; // what storage holds
+    core_head_t staged;  // durable plus the batch being built
+    uint64_t created_ms;
+    uint64_t authority_acked_seq;
+    uint64_t authority_contact_ms;
+    uint64_t now_ms;
+    uint64_t commands_refused;
+
+    // requests not yet fully answered, FIFO; bounded by CORE_PENDING_COMMANDS_MAX
+    core_request_t **requests;
+    size_t request_count;
+    size_t request_cap;
+    size_t pending_commands;
+
+    // the batch being built, then in flight
+    overlay_t *overlay;
+    store_batch_t batch;
+    core_waiter_t *waiters;
+    size_t waiter_count;
+    size_t waiter_cap;
+    uint64_t batch_id;       // id of the batch being built or in flight
+    bool in_flight;
+
+    // replies ready to hand out, FIFO
+    core_request_t **ready;
+    size_t ready_count;
+    size_t ready_cap;
+    core_request_t *handed_out; // freed at the next core_next_effect
+    bool write_handed_out;
+};
+
+// core_stage.c: validates, stamps and applies commands[index] of request into the
+// batch being built, or answers it at once. 0, or -SM_ENOMEM/-SM_EIO when the batch
+// can no longer be trusted (the caller fails the whole batch).
+int core_stage_command(core_t *self, core_request_t *request, size_t index,
+                       const core_command_t *command);
+
+// core_read.c helpers shared with staging
+int core_read(const core_t *self, store_cf_t cf, const uint8_t *key, size_t key_len,
+              uint8_t **value, size_t *value_len);
+uint64_t core_queue_depth(const core_t *self, const core_head_t *head);
+uint64_t core_offline_seconds(const core_t *self, uint64_t wall_ms);
+// The owner name that an owner-merged field on (type, key) shows, written to owner
+// (CRDT_NAME_MAX + 1 bytes); "" when the entity has no creator yet.
+int core_field_owner(const core_t *self, const rules_field_t *rule, const char *type,
+                     const char *key, bool use_overlay, char *owner);
+void core_hash(uint8_t out[CORE_HASH_BYTES], const uint8_t *bytes, size_t len);
+void core_hex(char *out, const uint8_t *bytes, size_t len);
+
+#endif

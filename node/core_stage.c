@@ -1,0 +1,561 @@
+// core_stage: one command's path into a batch: idempotency, validation against the
+// rules, ownership, limits, then stamp (seq, HLC, rules hash, chain link), apply to
+// the field state, and stage log, state and idempotency puts.
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core_internal.h"
+#include "keys.h"
+#include "sm_error.h"
+#include "storemesh.pb-c.h"
+
+// idem record: origin \0 seq be64 | fingerprint
+#define IDEM_RECORD_MAX (CRDT_NAME_MAX + 1 + 8 + CORE_HASH_BYTES)
+
+static void
+answer(core_t *self, core_result_t *result, core_result_code_t code, const char *format, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void
+answer(core_t *self, core_result_t *result, core_result_code_t code, const char *format, ...)
+{
+    result->code = code;
+    result->duplicate = false;
+    result->audit_id[0] = 0;
+    va_list args;
+    va_start(args, format);
+    vsnprintf(result->message, sizeof result->message, format, args);
+    va_end(args);
+    if (code == CORE_RESULT_REFUSED)
+        self->commands_refused++;
+}
+
+static bool
+is_utf8_text(const char *text, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        uint8_t c = (uint8_t)text[i];
+        size_t extra = c < 0x80 ? 0 : (c >> 5) == 0x6 ? 1 : (c >> 4) == 0xe ? 2 : (c >> 3) == 0x1e ? 3 : 9;
+        if (c == 0 || extra == 9 || i + extra >= len + (extra ? 0 : 1))
+            return false;
+        for (size_t k = 1; k <= extra; k++)
+            if (((uint8_t)text[i + k] >> 6) != 0x2)
+                return false;
+        i += extra + 1;
+    }
+    return true;
+}
+
+static bool
+is_plain_text(const char *text, size_t max_len)
+{
+    size_t len = strlen(text);
+    if (len == 0 || len > max_len)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if ((uint8_t)text[i] < 0x20 || text[i] == 0x7f)
+            return false;
+    return is_utf8_text(text, len);
+}
+
+static void
+list_choices(char *out, size_t out_size, const rules_t *rules, const rules_entity_t *entity)
+{
+    size_t used = 0;
+    out[0] = 0;
+    size_t count = entity ? entity->field_count : rules_entity_count(rules);
+    for (size_t i = 0; i < count && used + 2 < out_size; i++) {
+        const char *name = entity ? entity->fields[i].name : rules_entity_at(rules, i)->name;
+        int n = snprintf(out + used, out_size - used, "%s%s", i ? ", " : "", name);
+        if (n < 0)
+            break;
+        used += (size_t)n;
+    }
+}
+
+static const char *
+op_word_for(crdt_kind_t kind)
+{
+    switch (kind) {
+    case CRDT_KIND_COUNTER:
+        return "'add' with an integer VALUE";
+    case CRDT_KIND_AWSET:
+        return "'add' or 'remove' with an element as VALUE";
+    default:
+        return "'set' with a VALUE";
+    }
+}
+
+static bool
+parse_op(const char *word, crdt_op_kind_t *op)
+{
+    if (strcmp(word, "add") == 0)
+        *op = CRDT_OP_ADD;
+    else if (strcmp(word, "remove") == 0)
+        *op = CRDT_OP_REMOVE;
+    else if (strcmp(word, "set") == 0)
+        *op = CRDT_OP_SET;
+    else
+        return false;
+    return true;
+}
+
+static bool
+parse_delta(const char *text, int64_t *delta)
+{
+    if (!*text)
+        return false;
+    errno = 0;
+    char *end = NULL;
+    long long value = strtoll(text, &end, 10);
+    if (errno || *end || end == text || text[0] == ' ' || text[0] == '+')
+        return false;
+    *delta = (int64_t)value;
+    return true;
+}
+
+typedef struct {
+    const rules_entity_t *entity;
+    const rules_field_t *rule;
+    crdt_op_kind_t op;
+    int64_t delta;
+} checked_t;
+
+// Checks a command against the rules; false with the result answered.
+static bool
+validate(core_t *self, const core_command_t *command, core_result_t *result, checked_t *checked)
+{
+    char choices[CORE_MESSAGE_MAX / 2];
+    if (command->source[0] && !is_plain_text(command->source, CRDT_NAME_MAX)) {
+        answer(self, result, CORE_RESULT_BAD_INPUT,
+               "source must be 1 to %d bytes of printable text", CRDT_NAME_MAX);
+        return false;
+    }
+    checked->entity = rules_entity(self->rules, command->type);
+    if (!checked->entity) {
+        list_choices(choices, sizeof choices, self->rules, NULL);
+        answer(self, result, CORE_RESULT_BAD_INPUT,
+               "unknown type '%.64s'; the rules file declares: %s", command->type, choices);
+        return false;
+    }
+    checked->rule = rules_field(checked->entity, command->field);
+    if (!checked->rule) {
+        list_choices(choices, sizeof choices, self->rules, checked->entity);
+        answer(self, result, CORE_RESULT_BAD_INPUT,
+               "type '%s' has no field '%.64s'; its fields are: %s", command->type,
+               command->field, choices);
+        return false;
+    }
+    if (!is_plain_text(command->key, KEYS_ENTITY_KEY_MAX)) {
+        answer(self, result, CORE_RESULT_BAD_INPUT,
+               "KEY must be 1 to %d bytes of printable text (no control characters)",
+               KEYS_ENTITY_KEY_MAX);
+        return false;
+    }
+    crdt_kind_t kind = checked->rule->merge;
+    if (!parse_op(command->op, &checked->op) || !crdt_kind_accepts(kind, checked->op)) {
+        answer(self, result, CORE_RESULT_BAD_INPUT,
+               "%s.%s merges as %s, which takes %s; got OP '%.32s'", command->type,
+               command->field, crdt_kind_name(kind), op_word_for(kind), command->op);
+        return false;
+    }
+    if (!command->has_value) {
+        answer(self, result, CORE_RESULT_BAD_INPUT, "'%s' on %s.%s needs a VALUE", command->op,
+               command->type, command->field);
+        return false;
+    }
+    if (command->value_len > CRDT_VALUE_MAX) {
+        answer(self, result, CORE_RESULT_BAD_INPUT,
+               "VALUE is %zu bytes; the limit is %d bytes (docs/RULES.md): shorten it",
+               command->value_len, CRDT_VALUE_MAX);
+        return false;
+    }
+    if (!is_utf8_text(command->value, command->value_len)) {
+        answer(self, result, CORE_RESULT_BAD_INPUT,
+               "VALUE must be UTF-8 text without NUL bytes: re-encode it");
+        return false;
+    }
+    checked->delta = 0;
+    if (kind == CRDT_KIND_COUNTER && !parse_delta(command->value, &checked->delta)) {
+        answer(self, result, CORE_RESULT_BAD_INPUT,
+               "%s.%s is a counter: VALUE must be a whole number such as 5 or -2; got '%.64s'",
+               command->type, command->field, command->value);
+        return false;
+    }
+    return true;
+}
+
+static void
+fingerprint(uint8_t out[CORE_HASH_BYTES], const core_command_t *command)
+{
+    crypto_generichash_state state;
+    crypto_generichash_init(&state, NULL, 0, CORE_HASH_BYTES);
+    const char *parts[5] = {command->type, command->key, command->field, command->op,
+                            command->has_value ? "v" : "-"};
+    for (int i = 0; i < 5; i++)
+        crypto_generichash_update(&state, (const uint8_t *)parts[i], strlen(parts[i]) + 1);
+    crypto_generichash_update(&state, (const uint8_t *)command->value, command->value_len);
+    crypto_generichash_final(&state, out, CORE_HASH_BYTES);
+}
+
+static int
+add_waiter(core_t *self, core_request_t *request, size_t index)
+{
+    if (self->waiter_count == self->waiter_cap) {
+        size_t cap = self->waiter_cap ? self->waiter_cap * 2 : 256;
+        core_waiter_t *waiters = realloc(self->waiters, cap * sizeof *waiters);
+        if (!waiters)
+            return -SM_ENOMEM;
+        self->waiters = waiters;
+        self->waiter_cap = cap;
+    }
+    self->waiters[self->waiter_count++] = (core_waiter_t){.request = request, .index = index};
+    request->unresolved++;
+    return 0;
+}
+
+// A known command ID answers with its first audit ID. 1 when answered (or staged
+// to be answered with this batch), 0 when the ID is new, <0 on a storage error.
+static int
+answer_repeat(core_t *self, core_request_t *request, size_t index, const core_command_t *command,
+              const uint8_t print[CORE_HASH_BYTES])
+{
+    core_result_t *result = &request->results[index];
+    const uint8_t *key = (const uint8_t *)command->command_id;
+    size_t key_len = strlen(command->command_id);
+    const uint8_t *record = NULL;
+    size_t record_len = 0;
+    uint8_t *stored = NULL;
+    bool in_batch = overlay_get(self->overlay, STORE_CF_IDEM, key, key_len, &record,
+                                &record_len) == 0;
+    if (!in_batch) {
+        int rc = core_read(self, STORE_CF_IDEM, key, key_len, &stored, &record_len);
+        if (rc == -SM_ENOTFOUND)
+            return 0;
+        if (rc)
+            return rc;
+        record = stored;
+    }
+    char origin[CRDT_NAME_MAX + 1];
+    uint64_t seq = 0;
+    int rc = keys_log_parse(record, record_len - CORE_HASH_BYTES, origin, &seq);
+    if (rc || record_len <= CORE_HASH_BYTES) {
+        free(stored);
+        return -SM_ECORRUPT;
+    }
+    char audit_id[AUDIT_ID_MAX];
+    audit_id_format(audit_id, origin, seq);
+    bool same = memcmp(record + record_len - CORE_HASH_BYTES, print, CORE_HASH_BYTES) == 0;
+    free(stored);
+    if (!same) {
+        answer(self, result, CORE_RESULT_BAD_INPUT,
+               "command ID '%.128s' was already used for a different command (audit ID %s); "
+               "give this command a new command ID",
+               command->command_id, audit_id);
+        return 1;
+    }
+    result->code = CORE_RESULT_OK;
+    result->duplicate = true;
+    snprintf(result->audit_id, sizeof result->audit_id, "%s", audit_id);
+    result->message[0] = 0;
+    if (in_batch)
+        return add_waiter(self, request, index) ? -SM_ENOMEM : 1;
+    return 1;
+}
+
+static bool
+within_limits(core_t *self, core_result_t *result)
+{
+    const rules_limits_t *limits = rules_limits(self->rules);
+    if (limits->at_limit != RULES_AT_LIMIT_REFUSE_NEW_WORK || self->is_authority)
+        return true;
+    const char *authority = rules_authority(self->rules);
+    uint64_t depth = core_queue_depth(self, &self->staged);
+    if (limits->max_queue_depth && depth >= limits->max_queue_depth) {
+        answer(self, result, CORE_RESULT_REFUSED,
+               "queue full: %" PRIu64 " operations wait for %s to acknowledge them (limit %" PRIu64
+               "), so new work is refused. Nothing already accepted is lost. Restore the "
+               "connection to %s; the queue empties as it catches up",
+               depth, authority ? authority : "the authority", limits->max_queue_depth,
+               authority ? authority : "the authority");
+        return false;
+    }
+    uint64_t offline_s = core_offline_seconds(self, self->now_ms);
+    if (limits->max_offline_s && offline_s >= limits->max_offline_s) {
+        answer(self, result, CORE_RESULT_REFUSED,
+               "offline too long: no exchange with %s for %" PRIu64 " s (limit %" PRIu64
+               " s), so new work is refused. Nothing already accepted is lost. Restore the "
+               "connection to %s",
+               authority ? authority : "the authority", offline_s, limits->max_offline_s,
+               authority ? authority : "the authority");
+        return false;
+    }
+    return true;
+}
+
+static bool
+owner_allows(core_t *self, const checked_t *checked, const core_command_t *command,
+             core_result_t *result, int *rc)
+{
+    const rules_field_t *rule = checked->rule;
+    if (rule->merge != CRDT_KIND_OWNER)
+        return true;
+    char owner[CRDT_NAME_MAX + 1];
+    *rc = core_field_owner(self, rule, command->type, command->key, true, owner);
+    if (*rc)
+        return false;
+    if (owner[0] == 0 || strcmp(owner, self->name) == 0)
+        return true;
+    answer(self, result, CORE_RESULT_REFUSED,
+           "%s.%s of %s '%.64s' is owned by %s%s and this node is %s, so the change is refused: "
+           "%s Make the change on %s",
+           command->type, command->field, command->type, command->key, owner,
+           rule->owner_kind == RULES_OWNER_ORIGIN ? " (the node that created it)" : "",
+           self->name, rule->explain ? rule->explain : "", owner);
+    return false;
+}
+
+static bool
+entity_has_origin_owner(const rules_entity_t *entity)
+{
+    for (size_t i = 0; i < entity->field_count; i++)
+        if (entity->fields[i].merge == CRDT_KIND_OWNER &&
+            entity->fields[i].owner_kind == RULES_OWNER_ORIGIN)
+            return true;
+    return false;
+}
+
+// Reads a state through the overlay; *state malloc'd (NULL and 0 when absent).
+static int
+read_state(core_t *self, const uint8_t *key, size_t key_len, uint8_t **state, size_t *state_len)
+{
+    const uint8_t *staged = NULL;
+    *state = NULL;
+    *state_len = 0;
+    if (overlay_get(self->overlay, STORE_CF_STATE, key, key_len, &staged, state_len) == 0) {
+        *state = malloc(*state_len ? *state_len : 1);
+        if (!*state)
+            return -SM_ENOMEM;
+        memcpy(*state, staged, *state_len);
+        return 0;
+    }
+    int rc = core_read(self, STORE_CF_STATE, key, key_len, state, state_len);
+    return rc == -SM_ENOTFOUND ? 0 : rc;
+}
+
+// Applies op to the state at key into the overlay. The crdt layer is pure, so a
+// refusal here leaves nothing behind.
+static int
+apply_to_overlay(core_t *self, crdt_kind_t kind, const uint8_t *key, size_t key_len,
+                 const crdt_op_t *op, crdt_buf_t *scratch)
+{
+    uint8_t *state = NULL;
+    size_t state_len = 0;
+    int rc = read_state(self, key, key_len, &state, &state_len);
+    if (rc == 0)
+        rc = crdt_field_apply(kind, state, state_len, op, scratch);
+    free(state);
+    return rc;
+}
+
+typedef struct {
+    uint8_t state_key[KEYS_MAX];
+    size_t state_key_len;
+    uint8_t creator_key[KEYS_MAX];
+    size_t creator_key_len; // 0 when the entity type keeps no creator
+    crdt_buf_t field_state;
+    crdt_buf_t creator_state;
+    uint8_t *packed; // the Operation bytes
+    size_t packed_len;
+} staging_t;
+
+static int
+pack_operation(core_t *self, const core_command_t *command, const checked_t *checked,
+               const crdt_stamp_t *stamp, const crdt_tag_t *observed, size_t observed_count,
+               staging_t *out)
+{
+    Storemesh__Operation op = STOREMESH__OPERATION__INIT;
+    op.origin = self->name;
+    op.seq = stamp->tag.seq;
+    op.hlc = stamp->hlc;
+    op.rules_hash = (ProtobufCBinaryData){RULES_HASH_BYTES, (uint8_t *)rules_hash(self->rules)};
+    op.prev_hash = (ProtobufCBinaryData){CORE_HASH_BYTES, self->staged.chain_head};
+    op.command_id = (char *)command->command_id;
+    op.source = (char *)command->source;
+    op.type = (char *)command->type;
+    op.key = (char *)command->key;
+    op.field = (char *)command->field;
+    op.op = (Storemesh__OpKind)checked->op;
+    op.delta = checked->delta;
+    if (checked->rule->merge != CRDT_KIND_COUNTER)
+        op.value = (ProtobufCBinaryData){command->value_len, (uint8_t *)command->value};
+    Storemesh__Tag tags[CRDT_OBSERVED_MAX];
+    Storemesh__Tag *tag_pointers[CRDT_OBSERVED_MAX];
+    for (size_t i = 0; i < observed_count; i++) {
+        storemesh__tag__init(&tags[i]);
+        tags[i].origin = (char *)observed[i].origin;
+        tags[i].seq = observed[i].seq;
+        tag_pointers[i] = &tags[i];
+    }
+    op.n_observed = observed_count;
+    op.observed = tag_pointers;
+    out->packed_len = storemesh__operation__get_packed_size(&op);
+    out->packed = malloc(out->packed_len);
+    if (!out->packed)
+        return -SM_ENOMEM;
+    storemesh__operation__pack(&op, out->packed);
+    return 0;
+}
+
+// Computes everything the command changes without changing anything yet.
+static int
+prepare(core_t *self, const core_command_t *command, const checked_t *checked,
+        const crdt_stamp_t *stamp, staging_t *out)
+{
+    crdt_kind_t kind = checked->rule->merge;
+    out->state_key_len = keys_state(out->state_key, command->type, command->key, command->field);
+    uint8_t *state = NULL;
+    size_t state_len = 0;
+    int rc = read_state(self, out->state_key, out->state_key_len, &state, &state_len);
+    if (rc)
+        return rc;
+    crdt_tag_t *observed = NULL;
+    size_t observed_count = 0;
+    rc = crdt_field_observed(kind, state, state_len, checked->op, command->value,
+                             command->value_len, &observed, &observed_count);
+    crdt_op_t op = {.stamp = *stamp,
+                    .kind = checked->op,
+                    .delta = checked->delta,
+                    .value = command->value,
+                    .value_len = command->value_len,
+                    .observed = observed,
+                    .observed_count = observed_count};
+    if (rc == 0)
+        rc = crdt_field_apply(kind, state, state_len, &op, &out->field_state);
+    free(state);
+    if (rc == 0)
+        rc = pack_operation(self, command, checked, stamp, observed, observed_count, out);
+    free(observed);
+    if (rc || !entity_has_origin_owner(checked->entity))
+        return rc;
+    // The entity's creator: a first-writer-wins register of origin names, so every
+    // node agrees on it whatever order the creating operations arrive in.
+    out->creator_key_len = keys_state(out->creator_key, command->type, command->key, "");
+    crdt_op_t creator_op = {.stamp = *stamp,
+                            .kind = CRDT_OP_SET,
+                            .value = self->name,
+                            .value_len = strlen(self->name)};
+    return apply_to_overlay(self, CRDT_KIND_FWW, out->creator_key, out->creator_key_len,
+                            &creator_op, &out->creator_state);
+}
+
+static int
+commit_staging(core_t *self, const core_command_t *command, const crdt_stamp_t *stamp,
+               const uint8_t print[CORE_HASH_BYTES], const staging_t *staging)
+{
+    int rc = overlay_put(self->overlay, STORE_CF_STATE, staging->state_key, staging->state_key_len,
+                         staging->field_state.data, staging->field_state.len);
+    if (rc == 0 && staging->creator_key_len)
+        rc = overlay_put(self->overlay, STORE_CF_STATE, staging->creator_key,
+                         staging->creator_key_len, staging->creator_state.data,
+                         staging->creator_state.len);
+    uint8_t log_key[KEYS_MAX];
+    size_t log_key_len = keys_log(log_key, self->name, stamp->tag.seq);
+    if (rc == 0)
+        rc = store_batch_put(&self->batch, STORE_CF_LOG, log_key, log_key_len, staging->packed,
+                             staging->packed_len);
+    if (rc == 0 && command->command_id[0]) {
+        uint8_t record[IDEM_RECORD_MAX];
+        memcpy(record, log_key, log_key_len);
+        memcpy(record + log_key_len, print, CORE_HASH_BYTES);
+        rc = overlay_put(self->overlay, STORE_CF_IDEM, (const uint8_t *)command->command_id,
+                         strlen(command->command_id), record, log_key_len + CORE_HASH_BYTES);
+    }
+    if (rc)
+        return rc;
+    self->staged.last_seq = stamp->tag.seq;
+    core_hash(self->staged.chain_head, staging->packed, staging->packed_len);
+    self->staged.operations++;
+    return 0;
+}
+
+static void
+staging_free(staging_t *staging)
+{
+    crdt_buf_free(&staging->field_state);
+    crdt_buf_free(&staging->creator_state);
+    free(staging->packed);
+}
+
+// Turns an apply failure into the client's answer; true when answered.
+static bool
+answer_apply_error(core_t *self, core_result_t *result, const core_command_t *command, int rc)
+{
+    if (rc == -SM_ERANGE) {
+        answer(self, result, CORE_RESULT_BAD_INPUT,
+               "%s.%s of '%.64s' would overflow a 64-bit counter; use a smaller VALUE",
+               command->type, command->field, command->key);
+        return true;
+    }
+    if (rc == -SM_EFULL || rc == -SM_EINVAL) {
+        answer(self, result, CORE_RESULT_REFUSED,
+               "%s.%s of '%.64s' is at its size limit (%s); remove elements or use another key",
+               command->type, command->field, command->key, sm_strerror(rc));
+        return true;
+    }
+    return false;
+}
+
+int
+core_stage_command(core_t *self, core_request_t *request, size_t index,
+                   const core_command_t *command)
+{
+    core_result_t *result = &request->results[index];
+    if (strlen(command->command_id) > CORE_COMMAND_ID_MAX ||
+        (command->command_id[0] && !is_plain_text(command->command_id, CORE_COMMAND_ID_MAX))) {
+        answer(self, result, CORE_RESULT_BAD_INPUT,
+               "command ID must be 1 to %d bytes of printable text", CORE_COMMAND_ID_MAX);
+        return 0;
+    }
+    uint8_t print[CORE_HASH_BYTES];
+    fingerprint(print, command);
+    if (command->command_id[0]) {
+        int rc = answer_repeat(self, request, index, command, print);
+        if (rc != 0)
+            return rc < 0 ? rc : 0;
+    }
+    checked_t checked;
+    if (!validate(self, command, result, &checked))
+        return 0;
+    int rc = 0;
+    if (!owner_allows(self, &checked, command, result, &rc))
+        return rc;
+    if (!within_limits(self, result))
+        return 0;
+
+    crdt_stamp_t stamp = {.hlc = hlc_now(&self->hlc, self->now_ms)};
+    crdt_tag_set(&stamp.tag, self->name, self->staged.last_seq + 1);
+    staging_t staging = {0};
+    crdt_buf_init(&staging.field_state);
+    crdt_buf_init(&staging.creator_state);
+    rc = prepare(self, command, &checked, &stamp, &staging);
+    if (rc && answer_apply_error(self, result, command, rc)) {
+        staging_free(&staging);
+        return 0;
+    }
+    if (rc == 0)
+        rc = commit_staging(self, command, &stamp, print, &staging);
+    staging_free(&staging);
+    if (rc)
+        return rc;
+    result->code = CORE_RESULT_OK;
+    result->duplicate = false;
+    result->message[0] = 0;
+    audit_id_format(result->audit_id, self->name, stamp.tag.seq);
+    return add_waiter(self, request, index);
+}

@@ -1,0 +1,410 @@
+#include "daemon.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "control.h"
+#include "core.h"
+#include "datadir.h"
+#include "identity.h"
+#include "rules.h"
+#include "sm_error.h"
+#include "store_rocks.h"
+
+// Messages taken from the socket per loop turn before the core flushes: the
+// group-commit window. Larger gives fewer fsyncs under load, smaller lower latency.
+#define DAEMON_DRAIN_MESSAGES_MAX 256
+#define DAEMON_POLL_MS 200
+#define DAEMON_MESSAGE_BYTES_MAX (16 << 20) // documented in docs/CONTROL.md
+#define DAEMON_PENDING_REQUESTS_MAX 4096
+#define DAEMON_IDENTITY_MAX 256
+
+static volatile sig_atomic_t stop_requested;
+
+static void
+on_signal(int signal_number)
+{
+    (void)signal_number;
+    stop_requested = 1;
+}
+
+static uint64_t
+wall_ms(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    return (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u;
+}
+
+typedef struct {
+    uint64_t request_id;
+    size_t identity_len;
+    uint8_t identity[DAEMON_IDENTITY_MAX];
+} pending_t;
+
+typedef struct {
+    const char *dir;
+    identity_t identity;
+    rules_t *rules;
+    store_rocks_t *store;
+    core_t *core;
+    void *zmq_context;
+    void *socket;
+    pending_t *pending; // submits waiting for their REPLY effect
+    size_t pending_count;
+    uint64_t next_request_id;
+    uint64_t started_ms;
+    uint64_t write_failures;
+} daemon_t;
+
+static int
+send_reply(daemon_t *self, const uint8_t *identity, size_t identity_len,
+           const Storemesh__Response *response)
+{
+    size_t len = storemesh__response__get_packed_size(response);
+    uint8_t *bytes = malloc(len ? len : 1);
+    if (!bytes)
+        return -SM_ENOMEM;
+    storemesh__response__pack(response, bytes);
+    int rc = zmq_send(self->socket, identity, identity_len, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    if (rc >= 0)
+        rc = zmq_send(self->socket, bytes, len, ZMQ_DONTWAIT);
+    free(bytes);
+    // A client that went away (or is too slow to read) loses its answer, never the
+    // command: it retries with the same command ID and gets the same audit ID.
+    return rc < 0 ? -SM_EIO : 0;
+}
+
+static void
+send_error(daemon_t *self, const uint8_t *identity, size_t identity_len, const char *message)
+{
+    Storemesh__Response response = STOREMESH__RESPONSE__INIT;
+    response.body_case = STOREMESH__RESPONSE__BODY_ERROR;
+    response.error = (char *)message;
+    send_reply(self, identity, identity_len, &response);
+}
+
+static void
+handle_submit(daemon_t *self, const uint8_t *identity, size_t identity_len,
+              const Storemesh__SubmitRequest *submit)
+{
+    if (submit->n_commands == 0 || submit->n_commands > CORE_REQUEST_COMMANDS_MAX) {
+        char message[128];
+        snprintf(message, sizeof message, "a submit request carries 1 to %d commands",
+                 CORE_REQUEST_COMMANDS_MAX);
+        send_error(self, identity, identity_len, message);
+        return;
+    }
+    if (self->pending_count >= DAEMON_PENDING_REQUESTS_MAX) {
+        send_error(self, identity, identity_len,
+                   "the node is busy (too many requests waiting); retry in a moment with the "
+                   "same command IDs");
+        return;
+    }
+    core_command_t *commands = calloc(submit->n_commands, sizeof *commands);
+    if (!commands) {
+        send_error(self, identity, identity_len, "the node is out of memory; retry later");
+        return;
+    }
+    for (size_t i = 0; i < submit->n_commands; i++)
+        control_command_from_proto(&commands[i], submit->commands[i]);
+    uint64_t request_id = ++self->next_request_id;
+    int rc = core_submit(self->core, request_id, commands, submit->n_commands, wall_ms());
+    free(commands);
+    if (rc) {
+        send_error(self, identity, identity_len,
+                   rc == -SM_EFULL ? "the node is busy (too many commands waiting); retry in a "
+                                     "moment with the same command IDs"
+                                   : "the node is out of memory; retry later");
+        return;
+    }
+    pending_t *pending = &self->pending[self->pending_count++];
+    pending->request_id = request_id;
+    pending->identity_len = identity_len;
+    memcpy(pending->identity, identity, identity_len);
+}
+
+static void
+handle_request(daemon_t *self, const uint8_t *identity, size_t identity_len, const uint8_t *bytes,
+               size_t len)
+{
+    Storemesh__Request *request = storemesh__request__unpack(NULL, len, bytes);
+    if (!request) {
+        send_error(self, identity, identity_len,
+                   "the request is not a storemesh Request message (docs/CONTROL.md)");
+        return;
+    }
+    if (request->body_case == STOREMESH__REQUEST__BODY_SUBMIT) {
+        handle_submit(self, identity, identity_len, request->submit);
+    } else {
+        control_reply_t reply;
+        control_answer_read(self->core, request, wall_ms(), self->started_ms, &reply);
+        send_reply(self, identity, identity_len, &reply.response);
+        control_reply_free(&reply);
+    }
+    storemesh__request__free_unpacked(request, NULL);
+}
+
+static void
+deliver_reply(daemon_t *self, const core_effect_t *effect)
+{
+    for (size_t i = 0; i < self->pending_count; i++) {
+        if (self->pending[i].request_id != effect->request_id)
+            continue;
+        control_reply_t reply;
+        control_submit_reply(effect->results, effect->result_count, &reply);
+        send_reply(self, self->pending[i].identity, self->pending[i].identity_len, &reply.response);
+        control_reply_free(&reply);
+        self->pending[i] = self->pending[--self->pending_count];
+        return;
+    }
+}
+
+// Carries out the core's effects until it has nothing more to do right now.
+static void
+run_effects(daemon_t *self)
+{
+    core_flush(self->core, wall_ms());
+    core_effect_t effect;
+    while (core_next_effect(self->core, &effect)) {
+        if (effect.kind == CORE_EFFECT_REPLY) {
+            deliver_reply(self, &effect);
+            continue;
+        }
+        char err[512];
+        int rc = store_rocks_write(self->store, effect.batch, effect.sync, err, sizeof err);
+        if (rc) {
+            self->write_failures++;
+            fprintf(stderr,
+                    "storemesh: cannot write to '%s/db': %s; commands in this batch were "
+                    "answered 'failed' and not recorded. Free disk space or fix the disk; "
+                    "clients retry with the same command IDs\n",
+                    self->dir, err);
+        }
+        core_write_done(self->core, effect.batch_id, rc);
+        core_flush(self->core, wall_ms());
+    }
+}
+
+static void
+drain_socket(daemon_t *self)
+{
+    for (int i = 0; i < DAEMON_DRAIN_MESSAGES_MAX; i++) {
+        zmq_msg_t identity;
+        zmq_msg_t body;
+        zmq_msg_init(&identity);
+        zmq_msg_init(&body);
+        if (zmq_msg_recv(&identity, self->socket, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&identity);
+            zmq_msg_close(&body);
+            return;
+        }
+        int more = zmq_msg_more(&identity);
+        bool ok = more && zmq_msg_recv(&body, self->socket, 0) >= 0;
+        while (ok && zmq_msg_more(&body)) { // extra frames are not ours: drop them
+            zmq_msg_t extra;
+            zmq_msg_init(&extra);
+            zmq_msg_recv(&extra, self->socket, 0);
+            ok = false;
+            int extra_more = zmq_msg_more(&extra);
+            zmq_msg_close(&extra);
+            if (!extra_more)
+                break;
+        }
+        if (zmq_msg_size(&identity) <= DAEMON_IDENTITY_MAX) {
+            if (ok)
+                handle_request(self, zmq_msg_data(&identity), zmq_msg_size(&identity),
+                               zmq_msg_data(&body), zmq_msg_size(&body));
+            else
+                send_error(self, zmq_msg_data(&identity), zmq_msg_size(&identity),
+                           "a request is exactly one frame holding a Request message");
+        }
+        zmq_msg_close(&identity);
+        zmq_msg_close(&body);
+        if (self->pending_count >= DAEMON_PENDING_REQUESTS_MAX)
+            return;
+    }
+}
+
+static int
+open_socket(daemon_t *self, char *err, size_t err_size)
+{
+    if (strlen(self->dir) > DATADIR_IPC_DIR_MAX) {
+        snprintf(err, err_size,
+                 "data directory path '%s' is longer than %d bytes, too long for a control "
+                 "socket; use a shorter path",
+                 self->dir, DATADIR_IPC_DIR_MAX);
+        return -SM_EINVAL;
+    }
+    char path[DATADIR_PATH_MAX];
+    datadir_path(path, self->dir, "control.sock");
+    unlink(path); // stale from a killed node: we hold the lock, so nobody else serves it
+    self->zmq_context = zmq_ctx_new();
+    self->socket = zmq_socket(self->zmq_context, ZMQ_ROUTER);
+    int hwm = 10000;
+    int linger_ms = 0;
+    int64_t max_bytes = DAEMON_MESSAGE_BYTES_MAX;
+    zmq_setsockopt(self->socket, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(self->socket, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(self->socket, ZMQ_LINGER, &linger_ms, sizeof linger_ms);
+    zmq_setsockopt(self->socket, ZMQ_MAXMSGSIZE, &max_bytes, sizeof max_bytes);
+    char endpoint[DATADIR_PATH_MAX];
+    datadir_endpoint(endpoint, self->dir);
+    if (zmq_bind(self->socket, endpoint) != 0) {
+        snprintf(err, err_size, "cannot serve the control socket %.300s: %s", endpoint,
+                 zmq_strerror(zmq_errno()));
+        return -SM_EIO;
+    }
+    chmod(path, 0660); // local clients of the same user or group
+    return 0;
+}
+
+static int
+check_data_dir(const char *dir)
+{
+    struct stat info;
+    if (stat(dir, &info) != 0) {
+        fprintf(stderr,
+                "storemesh: data directory '%s' %s; create one with `storemesh init --data %s "
+                "--name NAME --rules FILE`\n",
+                dir, errno == ENOENT ? "does not exist" : strerror(errno), dir);
+        return 1;
+    }
+    if (!S_ISDIR(info.st_mode) || access(dir, R_OK | W_OK | X_OK) != 0) {
+        fprintf(stderr,
+                "storemesh: '%s' is not a readable and writable directory; check the path and "
+                "its permissions\n",
+                dir);
+        return 1;
+    }
+    return 0;
+}
+
+static int
+open_node(daemon_t *self)
+{
+    char err[1024];
+    int rc = identity_load(self->dir, true, &self->identity, err, sizeof err);
+    if (rc) {
+        fprintf(stderr, "storemesh: %s\n", err);
+        return 1;
+    }
+    char path[DATADIR_PATH_MAX];
+    datadir_path(path, self->dir, "rules.yaml");
+    self->rules = rules_load(path, err, sizeof err);
+    if (!self->rules) {
+        fprintf(stderr, "storemesh: the node will not start: %s\n", err);
+        return 2;
+    }
+    datadir_path(path, self->dir, "db");
+    self->store = store_rocks_open(path, false, &rc, err, sizeof err);
+    if (!self->store) {
+        fprintf(stderr, "storemesh: cannot open the database '%s': %s; %s\n", path, err,
+                rc == -SM_EBUSY ? "another process holds it: stop it first"
+                                : "check the data directory (made by `storemesh init`?)");
+        return 1;
+    }
+    core_config_t config = {.name = self->identity.name,
+                            .rules = self->rules,
+                            .secret_key = self->identity.secret_key,
+                            .public_key = self->identity.public_key,
+                            .reader = store_rocks_reader(self->store),
+                            .sync = self->identity.fsync,
+                            .batch_commands_max = self->identity.batch_commands_max};
+    self->core = core_new(&config, err, sizeof err);
+    if (!self->core) {
+        fprintf(stderr, "storemesh: cannot start: %s\n", err);
+        return 1;
+    }
+    if (open_socket(self, err, sizeof err)) {
+        fprintf(stderr, "storemesh: %s\n", err);
+        return 1;
+    }
+    return 0;
+}
+
+static void
+close_node(daemon_t *self)
+{
+    if (self->socket)
+        zmq_close(self->socket);
+    if (self->zmq_context)
+        zmq_ctx_term(self->zmq_context);
+    core_destroy(&self->core);
+    store_rocks_close(&self->store);
+    rules_destroy(&self->rules);
+    sodium_memzero(self->identity.secret_key, sizeof self->identity.secret_key);
+    free(self->pending);
+    if (self->dir) {
+        char path[DATADIR_PATH_MAX];
+        datadir_path(path, self->dir, "control.sock");
+        unlink(path);
+    }
+}
+
+static void
+install_signals(void)
+{
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = on_signal; // no SA_RESTART: zmq_poll returns EINTR and we stop
+    sigaction(SIGINT, &action, NULL);
+    sigaction(SIGTERM, &action, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+int
+daemon_run(const char *data_dir)
+{
+    int code = check_data_dir(data_dir);
+    if (code)
+        return code;
+    char err[1024];
+    bool held = false;
+    int lock_fd = datadir_lock(data_dir, &held, err, sizeof err);
+    if (lock_fd < 0) {
+        fprintf(stderr, "storemesh: %s\n", err);
+        return 1;
+    }
+    install_signals();
+    daemon_t self = {.dir = data_dir, .started_ms = wall_ms()};
+    self.pending = calloc(DAEMON_PENDING_REQUESTS_MAX, sizeof *self.pending);
+    code = self.pending ? open_node(&self) : 1;
+    if (code == 0) {
+        core_status_t status;
+        core_status(self.core, wall_ms(), &status);
+        fprintf(stderr,
+                "storemesh: node %s running on %s (%llu operations, last seq %llu, fsync %s); "
+                "stop with Ctrl-C\n",
+                self.identity.name, data_dir, (unsigned long long)status.operations,
+                (unsigned long long)status.last_seq, self.identity.fsync ? "on" : "OFF");
+    }
+    // The event loop: the one unbounded loop, ended by SIGINT or SIGTERM.
+    while (code == 0 && !stop_requested) {
+        zmq_pollitem_t item = {.socket = self.socket, .events = ZMQ_POLLIN};
+        int ready = zmq_poll(&item, 1, DAEMON_POLL_MS);
+        if (ready < 0 && zmq_errno() != EINTR) {
+            fprintf(stderr, "storemesh: control socket failed: %s\n", zmq_strerror(zmq_errno()));
+            code = 1;
+            break;
+        }
+        core_tick(self.core, wall_ms());
+        if (ready > 0)
+            drain_socket(&self);
+        run_effects(&self);
+    }
+    if (code == 0 && self.core)
+        run_effects(&self); // answer what is already staged before stopping
+    if (self.core)
+        fprintf(stderr, "storemesh: node %s stopped\n", self.identity.name);
+    close_node(&self);
+    close(lock_fd);
+    return code;
+}

@@ -1,0 +1,187 @@
+#include "overlay.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sm_error.h"
+
+typedef struct {
+    store_cf_t cf;
+    uint8_t *key;
+    size_t key_len;
+    uint8_t *value;
+    size_t value_len;
+    uint64_t hash;
+} entry_t;
+
+struct overlay {
+    entry_t *entries;   // insertion order
+    size_t count;
+    size_t cap;
+    uint32_t *slots;    // open addressing: entry index + 1, 0 = empty
+    size_t slot_count;  // power of two, >= 2 * count
+};
+
+static uint64_t
+hash_key(store_cf_t cf, const uint8_t *key, size_t key_len)
+{
+    uint64_t h = 1469598103934665603ull ^ (uint64_t)cf;
+    for (size_t i = 0; i < key_len; i++) {
+        h ^= key[i];
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+overlay_t *
+overlay_new(void)
+{
+    overlay_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->slot_count = 256;
+    self->slots = calloc(self->slot_count, sizeof *self->slots);
+    if (!self->slots) {
+        free(self);
+        return NULL;
+    }
+    return self;
+}
+
+void
+overlay_clear(overlay_t *self)
+{
+    for (size_t i = 0; i < self->count; i++) {
+        free(self->entries[i].key);
+        free(self->entries[i].value);
+    }
+    self->count = 0;
+    memset(self->slots, 0, self->slot_count * sizeof *self->slots);
+}
+
+void
+overlay_destroy(overlay_t **self_p)
+{
+    if (!*self_p)
+        return;
+    overlay_t *self = *self_p;
+    overlay_clear(self);
+    free(self->entries);
+    free(self->slots);
+    free(self);
+    *self_p = NULL;
+}
+
+size_t
+overlay_count(const overlay_t *self)
+{
+    return self->count;
+}
+
+static size_t
+find_slot(const overlay_t *self, store_cf_t cf, const uint8_t *key, size_t key_len, uint64_t hash)
+{
+    size_t mask = self->slot_count - 1;
+    size_t slot = (size_t)hash & mask;
+    for (size_t probe = 0; probe < self->slot_count; probe++) {
+        uint32_t index = self->slots[slot];
+        if (index == 0)
+            return slot;
+        const entry_t *entry = &self->entries[index - 1];
+        if (entry->hash == hash && entry->cf == cf && entry->key_len == key_len &&
+            memcmp(entry->key, key, key_len) == 0)
+            return slot;
+        slot = (slot + 1) & mask;
+    }
+    assert(!"overlay: table full despite load factor");
+    return 0;
+}
+
+static int
+grow(overlay_t *self)
+{
+    size_t slot_count = self->slot_count * 2;
+    uint32_t *slots = calloc(slot_count, sizeof *slots);
+    if (!slots)
+        return -SM_ENOMEM;
+    free(self->slots);
+    self->slots = slots;
+    self->slot_count = slot_count;
+    for (size_t i = 0; i < self->count; i++) {
+        const entry_t *entry = &self->entries[i];
+        size_t slot = find_slot(self, entry->cf, entry->key, entry->key_len, entry->hash);
+        self->slots[slot] = (uint32_t)(i + 1);
+    }
+    return 0;
+}
+
+int
+overlay_put(overlay_t *self, store_cf_t cf, const uint8_t *key, size_t key_len,
+            const uint8_t *value, size_t value_len)
+{
+    uint64_t hash = hash_key(cf, key, key_len);
+    size_t slot = find_slot(self, cf, key, key_len, hash);
+    uint8_t *value_copy = malloc(value_len ? value_len : 1);
+    if (!value_copy)
+        return -SM_ENOMEM;
+    if (value_len)
+        memcpy(value_copy, value, value_len);
+    if (self->slots[slot] != 0) {
+        entry_t *entry = &self->entries[self->slots[slot] - 1];
+        free(entry->value);
+        entry->value = value_copy;
+        entry->value_len = value_len;
+        return 0;
+    }
+    if (self->count == self->cap) {
+        size_t cap = self->cap ? self->cap * 2 : 64;
+        entry_t *entries = realloc(self->entries, cap * sizeof *entries);
+        if (!entries)
+            goto fail_free_value;
+        self->entries = entries;
+        self->cap = cap;
+    }
+    uint8_t *key_copy = malloc(key_len ? key_len : 1);
+    if (!key_copy)
+        goto fail_free_value;
+    memcpy(key_copy, key, key_len);
+    self->entries[self->count] = (entry_t){.cf = cf, .key = key_copy, .key_len = key_len,
+                                           .value = value_copy, .value_len = value_len,
+                                           .hash = hash};
+    self->slots[slot] = (uint32_t)(++self->count);
+    if (self->count * 2 > self->slot_count)
+        return grow(self);
+    return 0;
+
+fail_free_value:
+    free(value_copy);
+    return -SM_ENOMEM;
+}
+
+int
+overlay_get(const overlay_t *self, store_cf_t cf, const uint8_t *key, size_t key_len,
+            const uint8_t **value, size_t *value_len)
+{
+    uint64_t hash = hash_key(cf, key, key_len);
+    size_t slot = find_slot(self, cf, key, key_len, hash);
+    if (self->slots[slot] == 0)
+        return -SM_ENOTFOUND;
+    const entry_t *entry = &self->entries[self->slots[slot] - 1];
+    *value = entry->value;
+    *value_len = entry->value_len;
+    return 0;
+}
+
+int
+overlay_to_batch(const overlay_t *self, store_batch_t *batch)
+{
+    for (size_t i = 0; i < self->count; i++) {
+        const entry_t *entry = &self->entries[i];
+        int rc = store_batch_put(batch, entry->cf, entry->key, entry->key_len, entry->value,
+                                 entry->value_len);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}

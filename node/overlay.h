@@ -1,0 +1,31 @@
+// overlay: the values a batch being built has written but storage has not yet
+// committed, keyed by (column family, key). Reads during staging look here first,
+// so two commands on one field in one batch see each other. Bounded by the batch
+// size; cleared when the batch is written or dropped. Iteration order depends only
+// on the keys inserted (FNV-1a hashing), never on addresses.
+#ifndef NODE_OVERLAY_H
+#define NODE_OVERLAY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store.h"
+
+typedef struct overlay overlay_t;
+
+// NULL only when memory is exhausted.
+overlay_t *overlay_new(void);
+void overlay_destroy(overlay_t **self_p);
+void overlay_clear(overlay_t *self);
+size_t overlay_count(const overlay_t *self);
+
+// Copies key and value in. 0 or -SM_ENOMEM.
+int overlay_put(overlay_t *self, store_cf_t cf, const uint8_t *key, size_t key_len,
+                const uint8_t *value, size_t value_len);
+// 0 with *value borrowed until the next put or clear; -SM_ENOTFOUND.
+int overlay_get(const overlay_t *self, store_cf_t cf, const uint8_t *key, size_t key_len,
+                const uint8_t **value, size_t *value_len);
+// Adds every entry to batch, in insertion order. 0 or -SM_ENOMEM.
+int overlay_to_batch(const overlay_t *self, store_batch_t *batch);
+
+#endif

@@ -1,0 +1,66 @@
+// store: what the node core needs from storage, as an interface, so that the same
+// core runs on RocksDB in production (store_rocks.c) and on the simulator's storage
+// model. Reads are synchronous and see only committed batches; writes are whole
+// batches applied atomically, handed out by the core as an effect.
+//
+// Column families (see docs/ARCHITECTURE.md for the key encodings):
+//   meta  - this node's identity, chain head, counters, per-origin high-water marks
+//   log   - operations by origin and sequence: the queue and the audit trail
+//   state - materialised field states by type, key, field: what `get` reads
+//   idem  - command ID -> audit ID: idempotency across retries and restarts
+//   seal  - Ed25519 signatures over chain heads, one per group-commit batch
+#ifndef NODE_STORE_H
+#define NODE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum {
+    STORE_CF_META = 0,
+    STORE_CF_LOG = 1,
+    STORE_CF_STATE = 2,
+    STORE_CF_IDEM = 3,
+    STORE_CF_SEAL = 4,
+    STORE_CF_COUNT = 5,
+} store_cf_t;
+
+// Called for each entry of a scan in key order; bytes are borrowed until it returns.
+// Return 0 to go on, 1 to stop early.
+typedef int (*store_scan_fn)(void *arg, const uint8_t *key, size_t key_len, const uint8_t *value,
+                             size_t value_len);
+
+typedef struct {
+    // 0 with *value malloc'd (caller frees), -SM_ENOTFOUND, or -SM_EIO.
+    int (*get)(void *ctx, store_cf_t cf, const uint8_t *key, size_t key_len, uint8_t **value,
+               size_t *value_len);
+    // Every entry whose key starts with prefix (all entries for an empty prefix),
+    // from start_key if it is not NULL. 0, or -SM_EIO.
+    int (*scan)(void *ctx, store_cf_t cf, const uint8_t *prefix, size_t prefix_len,
+                const uint8_t *start_key, size_t start_key_len, store_scan_fn fn, void *arg);
+    void *ctx;
+} store_reader_t;
+
+// A batch of puts, written all or nothing. Owned by whoever built it.
+typedef struct {
+    store_cf_t cf;
+    uint32_t key_len;
+    uint32_t value_len;
+    uint8_t *bytes; // key then value, one allocation
+} store_put_t;
+
+typedef struct {
+    store_put_t *puts;
+    size_t count;
+    size_t cap;
+    size_t size_bytes; // keys + values, for limits and reporting
+} store_batch_t;
+
+void store_batch_init(store_batch_t *self);
+void store_batch_clear(store_batch_t *self); // frees the puts, keeps the array
+void store_batch_free(store_batch_t *self);
+// 0 or -SM_ENOMEM.
+int store_batch_put(store_batch_t *self, store_cf_t cf, const void *key, size_t key_len,
+                    const void *value, size_t value_len);
+
+#endif

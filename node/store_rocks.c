@@ -1,0 +1,192 @@
+#include "store_rocks.h"
+
+#include <rocksdb/c.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sm_error.h"
+
+// Memory bounds, chosen so a branch node stays well under 200 MB at any log size.
+#define ROCKS_BLOCK_CACHE_BYTES (32u << 20)
+#define ROCKS_WRITE_BUFFER_BYTES (16u << 20)
+#define ROCKS_MAX_OPEN_FILES 256
+
+static const char *const cf_names[STORE_CF_COUNT] = {
+    [STORE_CF_META] = "default", [STORE_CF_LOG] = "log", [STORE_CF_STATE] = "state",
+    [STORE_CF_IDEM] = "idem",    [STORE_CF_SEAL] = "seal",
+};
+
+struct store_rocks {
+    rocksdb_t *db;
+    rocksdb_options_t *options;
+    rocksdb_cache_t *cache;
+    rocksdb_block_based_table_options_t *table;
+    rocksdb_column_family_handle_t *cfs[STORE_CF_COUNT];
+    rocksdb_readoptions_t *read;
+    rocksdb_writeoptions_t *write_sync;
+    rocksdb_writeoptions_t *write_nosync;
+};
+
+static int
+translate(const char *text)
+{
+    if (strstr(text, "lock") || strstr(text, "LOCK"))
+        return -SM_EBUSY;
+    if (strstr(text, "does not exist"))
+        return -SM_ENOTFOUND;
+    return -SM_EIO;
+}
+
+store_rocks_t *
+store_rocks_open(const char *path, bool create, int *rc, char *err, size_t err_size)
+{
+    store_rocks_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        *rc = -SM_ENOMEM;
+        snprintf(err, err_size, "out of memory");
+        return NULL;
+    }
+    self->options = rocksdb_options_create();
+    rocksdb_options_set_create_if_missing(self->options, create);
+    rocksdb_options_set_create_missing_column_families(self->options, create);
+    rocksdb_options_set_max_open_files(self->options, ROCKS_MAX_OPEN_FILES);
+    rocksdb_options_set_write_buffer_size(self->options, ROCKS_WRITE_BUFFER_BYTES);
+    rocksdb_options_set_max_write_buffer_number(self->options, 3);
+    rocksdb_options_set_max_background_jobs(self->options, 2);
+    rocksdb_options_set_keep_log_file_num(self->options, 4);
+    self->cache = rocksdb_cache_create_lru(ROCKS_BLOCK_CACHE_BYTES);
+    self->table = rocksdb_block_based_options_create();
+    rocksdb_block_based_options_set_block_cache(self->table, self->cache);
+    rocksdb_options_set_block_based_table_factory(self->options, self->table);
+    self->read = rocksdb_readoptions_create();
+    self->write_sync = rocksdb_writeoptions_create();
+    rocksdb_writeoptions_set_sync(self->write_sync, 1);
+    self->write_nosync = rocksdb_writeoptions_create();
+    rocksdb_writeoptions_set_sync(self->write_nosync, 0);
+
+    const rocksdb_options_t *cf_options[STORE_CF_COUNT];
+    for (int i = 0; i < STORE_CF_COUNT; i++)
+        cf_options[i] = self->options;
+    char *rocks_err = NULL;
+    self->db = rocksdb_open_column_families(self->options, path, STORE_CF_COUNT, cf_names,
+                                            cf_options, self->cfs, &rocks_err);
+    if (!self->db) {
+        *rc = translate(rocks_err ? rocks_err : "");
+        snprintf(err, err_size, "%s", rocks_err ? rocks_err : "unknown RocksDB error");
+        rocksdb_free(rocks_err);
+        store_rocks_close(&self);
+        return NULL;
+    }
+    *rc = 0;
+    return self;
+}
+
+void
+store_rocks_close(store_rocks_t **self_p)
+{
+    store_rocks_t *self = *self_p;
+    if (!self)
+        return;
+    for (int i = 0; i < STORE_CF_COUNT; i++)
+        if (self->cfs[i])
+            rocksdb_column_family_handle_destroy(self->cfs[i]);
+    if (self->db)
+        rocksdb_close(self->db);
+    rocksdb_writeoptions_destroy(self->write_sync);
+    rocksdb_writeoptions_destroy(self->write_nosync);
+    rocksdb_readoptions_destroy(self->read);
+    rocksdb_options_destroy(self->options);
+    rocksdb_block_based_options_destroy(self->table);
+    rocksdb_cache_destroy(self->cache);
+    free(self);
+    *self_p = NULL;
+}
+
+static int
+rocks_get(void *ctx, store_cf_t cf, const uint8_t *key, size_t key_len, uint8_t **value,
+          size_t *value_len)
+{
+    store_rocks_t *self = ctx;
+    char *rocks_err = NULL;
+    size_t len = 0;
+    char *found = rocksdb_get_cf(self->db, self->read, self->cfs[cf], (const char *)key, key_len,
+                                 &len, &rocks_err);
+    if (rocks_err) {
+        fprintf(stderr, "storemesh: RocksDB read failed: %s\n", rocks_err);
+        rocksdb_free(rocks_err);
+        return -SM_EIO;
+    }
+    if (!found)
+        return -SM_ENOTFOUND;
+    *value = malloc(len ? len : 1);
+    if (!*value) {
+        rocksdb_free(found);
+        return -SM_ENOMEM;
+    }
+    memcpy(*value, found, len);
+    *value_len = len;
+    rocksdb_free(found);
+    return 0;
+}
+
+static int
+rocks_scan(void *ctx, store_cf_t cf, const uint8_t *prefix, size_t prefix_len,
+           const uint8_t *start_key, size_t start_key_len, store_scan_fn fn, void *arg)
+{
+    store_rocks_t *self = ctx;
+    rocksdb_iterator_t *it = rocksdb_create_iterator_cf(self->db, self->read, self->cfs[cf]);
+    if (start_key)
+        rocksdb_iter_seek(it, (const char *)start_key, start_key_len);
+    else if (prefix_len)
+        rocksdb_iter_seek(it, (const char *)prefix, prefix_len);
+    else
+        rocksdb_iter_seek_to_first(it);
+    // The event loop's reads are bounded by the data; a scan visits each entry once.
+    for (; rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
+        size_t key_len = 0;
+        size_t value_len = 0;
+        const uint8_t *key = (const uint8_t *)rocksdb_iter_key(it, &key_len);
+        if (key_len < prefix_len || memcmp(key, prefix, prefix_len) != 0)
+            break;
+        const uint8_t *value = (const uint8_t *)rocksdb_iter_value(it, &value_len);
+        if (fn(arg, key, key_len, value, value_len))
+            break;
+    }
+    char *rocks_err = NULL;
+    rocksdb_iter_get_error(it, &rocks_err);
+    rocksdb_iter_destroy(it);
+    if (rocks_err) {
+        fprintf(stderr, "storemesh: RocksDB scan failed: %s\n", rocks_err);
+        rocksdb_free(rocks_err);
+        return -SM_EIO;
+    }
+    return 0;
+}
+
+store_reader_t
+store_rocks_reader(store_rocks_t *self)
+{
+    return (store_reader_t){.get = rocks_get, .scan = rocks_scan, .ctx = self};
+}
+
+int
+store_rocks_write(store_rocks_t *self, const store_batch_t *batch, bool sync, char *err,
+                  size_t err_size)
+{
+    rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
+    for (size_t i = 0; i < batch->count; i++) {
+        const store_put_t *put = &batch->puts[i];
+        rocksdb_writebatch_put_cf(wb, self->cfs[put->cf], (const char *)put->bytes, put->key_len,
+                                  (const char *)put->bytes + put->key_len, put->value_len);
+    }
+    char *rocks_err = NULL;
+    rocksdb_write(self->db, sync ? self->write_sync : self->write_nosync, wb, &rocks_err);
+    rocksdb_writebatch_destroy(wb);
+    if (rocks_err) {
+        snprintf(err, err_size, "%s", rocks_err);
+        rocksdb_free(rocks_err);
+        return -SM_EIO;
+    }
+    return 0;
+}
