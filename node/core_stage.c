@@ -320,6 +320,43 @@ owner_allows(core_t *self, const checked_t *checked, const core_command_t *comma
     return false;
 }
 
+// Reads a state through the overlay; *state malloc'd (NULL and 0 when absent).
+static int read_state(core_t *self, const uint8_t *key, size_t key_len, uint8_t **state,
+                      size_t *state_len);
+
+// A first-writer-wins field already written here refuses a second write at once:
+// the till learns now, not after replication, that the voucher is spent. Writes
+// made concurrently elsewhere still meet in the merge and become conflicts.
+static bool
+first_write_allows(core_t *self, const checked_t *checked, const core_command_t *command,
+                   core_result_t *result, int *rc)
+{
+    if (checked->rule->merge != CRDT_KIND_FWW)
+        return true;
+    uint8_t key[KEYS_MAX];
+    size_t key_len = keys_state(key, command->type, command->key, command->field);
+    uint8_t *state = NULL;
+    size_t state_len = 0;
+    *rc = read_state(self, key, key_len, &state, &state_len);
+    if (*rc || state_len == 0) {
+        free(state);
+        return *rc == 0;
+    }
+    crdt_view_t view;
+    *rc = crdt_field_view(CRDT_KIND_FWW, state, state_len, NULL, &view);
+    free(state);
+    if (*rc)
+        return false;
+    bool allowed = view.value_count == 0;
+    if (!allowed)
+        answer(self, result, CORE_RESULT_REFUSED,
+               "%s.%s of '%.64s' is already set to '%.128s'; only the first write stands: %s",
+               command->type, command->field, command->key, view.values[0],
+               checked->rule->explain ? checked->rule->explain : "");
+    crdt_view_free(&view);
+    return allowed;
+}
+
 static bool
 entity_has_origin_owner(const rules_entity_t *entity)
 {
@@ -534,6 +571,8 @@ core_stage_command(core_t *self, core_request_t *request, size_t index,
         return 0;
     int rc = 0;
     if (!owner_allows(self, &checked, command, result, &rc))
+        return rc;
+    if (!first_write_allows(self, &checked, command, result, &rc))
         return rc;
     if (!within_limits(self, result))
         return 0;

@@ -40,6 +40,7 @@ show submit --data "$data" customer c-1001 tags add newsletter
 show submit --data "$data" customer c-1001 tags remove newsletter
 show submit --data "$data" customer c-1001 phone set "+351 210 000 000"
 show submit --data "$data" --command-id redeem-v-77-till1 voucher v-77 redeemed_by set till-1
+step "the same voucher redeemed again at till-2: refused at once (first redemption stands), exit code 4"
 show submit --data "$data" --command-id redeem-v-77-till2 voucher v-77 redeemed_by set till-2
 show submit --data "$data" order o-5001 status set paid
 step "a branch tries to change a price (head office owns prices): refused, exit code 4"
