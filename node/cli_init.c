@@ -92,7 +92,7 @@ cli_init(const cli_args_t *args)
     if (!identity_name_is_valid(args->name))
         return cli_fail(CLI_EXIT_USAGE,
                         "node name '%s' is not valid: use 1 to %d characters from A-Z a-z 0-9 "
-                        "_ . -",
+                        "_ . - (and not the reserved word 'origin')",
                         args->name, CRDT_NAME_MAX);
     const char *listen = args->listen ? args->listen : IDENTITY_LISTEN_DEFAULT;
     if (strlen(listen) > IDENTITY_ENDPOINT_MAX || strncmp(listen, "tcp://", 6) != 0)

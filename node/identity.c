@@ -17,7 +17,8 @@ bool
 identity_name_is_valid(const char *name)
 {
     size_t len = strlen(name);
-    if (len == 0 || len > CRDT_NAME_MAX)
+    // "origin" is the rules file's word for "the node that created the entity".
+    if (len == 0 || len > CRDT_NAME_MAX || strcmp(name, "origin") == 0)
         return false;
     for (size_t i = 0; i < len; i++) {
         char c = name[i];

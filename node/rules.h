@@ -43,10 +43,10 @@ typedef struct {
 } rules_entity_t;
 
 typedef struct {
-    uint64_t max_offline_s;       // 0 when not set (no offline limit)
-    uint64_t max_queue_depth;     // 0 when not set (no queue limit)
-    uint32_t warn_at_percent;     // 1..100; 80 when not set
-    rules_at_limit_t at_limit;    // refuse-new-work when not set
+    uint64_t max_offline_s;    // 0 when not set (no offline limit)
+    uint64_t max_queue_depth;  // 0 when not set (no queue limit)
+    uint32_t warn_at_percent;  // 1..100; 80 when not set
+    rules_at_limit_t at_limit; // refuse-new-work when not set
 } rules_limits_t;
 
 typedef struct rules rules_t;

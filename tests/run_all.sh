@@ -9,7 +9,7 @@ jobs=${SM_JOBS:-2}
 
 run_build() {
   local dir=$1; shift
-  cmake -S "$root" -B "$dir" -DSM_WERROR=ON "$@" >/dev/null
+  cmake -S "$root" -B "$dir" -DSM_WERROR=ON -DSM_BUILD_TESTS=ON "$@" >/dev/null
   cmake --build "$dir" -j "$jobs"
   (cd "$dir" && ctest --output-on-failure --timeout 600 -j "$jobs")
 }
