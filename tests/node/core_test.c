@@ -1,0 +1,349 @@
+// The node core driven directly, on a real RocksDB in a temporary directory: the
+// submit pipeline, group commit, failure rollback, idempotency and recovery.
+#include <criterion/criterion.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core.h"
+#include "rules.h"
+#include "sm_error.h"
+#include "store_rocks.h"
+
+typedef struct {
+    char dir[128];
+    rules_t *rules;
+    store_rocks_t *store;
+    core_t *core;
+    uint8_t public_key[crypto_sign_PUBLICKEYBYTES];
+    uint8_t secret_key[crypto_sign_SECRETKEYBYTES];
+    const char *name;
+} fixture_t;
+
+static void
+open_core(fixture_t *f)
+{
+    char err[512];
+    int rc = 0;
+    f->store = store_rocks_open(f->dir, true, &rc, err, sizeof err);
+    cr_assert_not_null(f->store, "open store: %s", err);
+    core_config_t config = {.name = f->name,
+                            .rules = f->rules,
+                            .secret_key = f->secret_key,
+                            .public_key = f->public_key,
+                            .reader = store_rocks_reader(f->store),
+                            .sync = true};
+    f->core = core_new(&config, err, sizeof err);
+    cr_assert_not_null(f->core, "core_new: %s", err);
+}
+
+static void
+close_core(fixture_t *f)
+{
+    core_destroy(&f->core);
+    store_rocks_close(&f->store);
+}
+
+static void
+setup(fixture_t *f, const char *name)
+{
+    cr_assert_eq(sodium_init() >= 0, true);
+    snprintf(f->dir, sizeof f->dir, "/tmp/sm-core-test.XXXXXX");
+    cr_assert_not_null(mkdtemp(f->dir));
+    char err[512];
+    f->rules = rules_load(SM_SOURCE_DIR "/docs/examples/retail-rules.yaml", err, sizeof err);
+    cr_assert_not_null(f->rules, "%s", err);
+    crypto_sign_keypair(f->public_key, f->secret_key);
+    f->name = name;
+    open_core(f);
+}
+
+static void
+teardown(fixture_t *f)
+{
+    close_core(f);
+    rules_destroy(&f->rules);
+    char command[256];
+    snprintf(command, sizeof command, "rm -rf '%s'", f->dir);
+    cr_assert_eq(system(command), 0);
+}
+
+static core_command_t
+cmd(const char *id, const char *type, const char *key, const char *field, const char *op,
+    const char *value)
+{
+    return (core_command_t){.command_id = id,
+                            .source = "test",
+                            .type = type,
+                            .key = key,
+                            .field = field,
+                            .op = op,
+                            .value = value,
+                            .value_len = value ? strlen(value) : 0,
+                            .has_value = value != NULL};
+}
+
+// Runs the effects loop with writes going to RocksDB, or failing with fail_rc.
+// Returns the number of WRITE effects; copies the results of request_id.
+static int
+pump(fixture_t *f, int fail_rc, uint64_t request_id, core_result_t *results, size_t count)
+{
+    int writes = 0;
+    core_flush(f->core, 1000000);
+    core_effect_t effect;
+    while (core_next_effect(f->core, &effect)) {
+        if (effect.kind == CORE_EFFECT_WRITE) {
+            writes++;
+            char err[256];
+            int rc = fail_rc;
+            if (rc == 0)
+                rc = store_rocks_write(f->store, effect.batch, effect.sync, err, sizeof err);
+            core_write_done(f->core, effect.batch_id, rc);
+            core_flush(f->core, 1000000);
+        } else if (effect.request_id == request_id) {
+            cr_assert_eq(effect.result_count, count);
+            memcpy(results, effect.results, count * sizeof *results);
+        }
+    }
+    return writes;
+}
+
+static core_result_t
+submit_one(fixture_t *f, uint64_t request_id, core_command_t command)
+{
+    core_result_t result;
+    memset(&result, 0xff, sizeof result);
+    cr_assert_eq(core_submit(f->core, request_id, &command, 1, 1000000), 0);
+    pump(f, 0, request_id, &result, 1);
+    return result;
+}
+
+static int64_t
+counter_value(fixture_t *f, const char *key)
+{
+    core_entity_view_t view;
+    char message[256];
+    cr_assert_eq(core_get(f->core, "stock", key, &view, message, sizeof message), 0, "%s",
+                 message);
+    int64_t value = view.field_count ? view.fields[0].view.number : 0;
+    core_entity_view_free(&view);
+    return value;
+}
+
+Test(core, submit_is_acknowledged_with_audit_id_after_write)
+{
+    fixture_t f;
+    setup(&f, "branch-a");
+    core_result_t result = submit_one(&f, 1, cmd("c1", "stock", "s1", "on_hand", "add", "5"));
+    cr_assert_eq(result.code, CORE_RESULT_OK, "%s", result.message);
+    char expected[AUDIT_ID_MAX];
+    audit_id_format(expected, "branch-a", 1);
+    cr_assert_str_eq(result.audit_id, expected);
+    cr_assert_eq(counter_value(&f, "s1"), 5);
+    teardown(&f);
+}
+
+Test(core, commands_arriving_together_share_one_write)
+{
+    fixture_t f;
+    setup(&f, "branch-a");
+    for (uint64_t i = 1; i <= 3; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "g%llu", (unsigned long long)i);
+        core_command_t command = cmd(id, "stock", "s1", "on_hand", "add", "2");
+        cr_assert_eq(core_submit(f.core, i, &command, 1, 1000000), 0);
+    }
+    core_result_t unused;
+    cr_assert_eq(pump(&f, 0, 99, &unused, 1), 1, "three commands, one fsync");
+    cr_assert_eq(counter_value(&f, "s1"), 6);
+    teardown(&f);
+}
+
+Test(core, failed_write_answers_failed_and_leaves_no_gap)
+{
+    fixture_t f;
+    setup(&f, "branch-a");
+    core_command_t command = cmd("c1", "stock", "s1", "on_hand", "add", "5");
+    core_result_t result;
+    cr_assert_eq(core_submit(f.core, 1, &command, 1, 1000000), 0);
+    pump(&f, -SM_EIO, 1, &result, 1);
+    cr_assert_eq(result.code, CORE_RESULT_FAILED);
+    cr_assert_eq(counter_value(&f, "s1"), 0, "nothing of a failed write is visible");
+    result = submit_one(&f, 2, command);
+    cr_assert_eq(result.code, CORE_RESULT_OK, "%s", result.message);
+    cr_assert_eq(result.duplicate, false, "the failed attempt left no idempotency entry");
+    char expected[AUDIT_ID_MAX];
+    audit_id_format(expected, "branch-a", 1);
+    cr_assert_str_eq(result.audit_id, expected, "the sequence did not skip");
+    cr_assert_eq(counter_value(&f, "s1"), 5);
+    teardown(&f);
+}
+
+Test(core, same_command_id_gives_same_audit_id_and_one_effect_across_restart)
+{
+    fixture_t f;
+    setup(&f, "branch-a");
+    core_command_t command = cmd("till-7", "stock", "s1", "on_hand", "add", "-3");
+    core_result_t first = submit_one(&f, 1, command);
+    core_result_t second = submit_one(&f, 2, command);
+    close_core(&f);
+    open_core(&f);
+    core_result_t third = submit_one(&f, 3, command);
+    cr_assert_str_eq(first.audit_id, second.audit_id);
+    cr_assert_str_eq(first.audit_id, third.audit_id);
+    cr_assert_eq(second.duplicate, true);
+    cr_assert_eq(third.duplicate, true);
+    cr_assert_eq(counter_value(&f, "s1"), -3);
+    teardown(&f);
+}
+
+Test(core, repeat_inside_one_batch_is_answered_with_the_first_audit_id)
+{
+    fixture_t f;
+    setup(&f, "branch-a");
+    core_command_t commands[2] = {cmd("dup", "stock", "s1", "on_hand", "add", "4"),
+                                  cmd("dup", "stock", "s1", "on_hand", "add", "4")};
+    core_result_t results[2];
+    cr_assert_eq(core_submit(f.core, 1, commands, 2, 1000000), 0);
+    pump(&f, 0, 1, results, 2);
+    cr_assert_eq(results[0].code, CORE_RESULT_OK);
+    cr_assert_eq(results[1].code, CORE_RESULT_OK);
+    cr_assert_str_eq(results[0].audit_id, results[1].audit_id);
+    cr_assert_eq(results[1].duplicate, true);
+    cr_assert_eq(counter_value(&f, "s1"), 4);
+    teardown(&f);
+}
+
+Test(core, reused_command_id_with_other_content_is_refused)
+{
+    fixture_t f;
+    setup(&f, "branch-a");
+    submit_one(&f, 1, cmd("x", "stock", "s1", "on_hand", "add", "1"));
+    core_result_t result = submit_one(&f, 2, cmd("x", "stock", "s1", "on_hand", "add", "2"));
+    cr_assert_eq(result.code, CORE_RESULT_BAD_INPUT);
+    cr_assert_not_null(strstr(result.message, "already used"), "%s", result.message);
+    cr_assert_eq(counter_value(&f, "s1"), 1);
+    teardown(&f);
+}
+
+Test(core, restart_continues_the_sequence_and_chain)
+{
+    fixture_t f;
+    setup(&f, "branch-a");
+    submit_one(&f, 1, cmd("a", "stock", "s1", "on_hand", "add", "1"));
+    submit_one(&f, 2, cmd("b", "stock", "s1", "on_hand", "add", "1"));
+    close_core(&f);
+    open_core(&f);
+    core_result_t result = submit_one(&f, 3, cmd("c", "stock", "s1", "on_hand", "add", "1"));
+    cr_assert_eq(strncmp(result.audit_id, "branch-a-3-", 11), 0, "%s", result.audit_id);
+    for (int seq = 1; seq <= 3; seq++) {
+        char audit_id[AUDIT_ID_MAX];
+        audit_id_format(audit_id, "branch-a", (uint64_t)seq);
+        core_audit_t audit;
+        char message[256];
+        cr_assert_eq(core_audit(f.core, audit_id, &audit, message, sizeof message), 0, "%s",
+                     message);
+        cr_assert_eq(audit.sealed, true, "operation %d is covered by a valid seal", seq);
+        core_audit_free(&audit);
+    }
+    teardown(&f);
+}
+
+Test(core, branch_write_to_cloud_owned_price_is_refused_with_explain)
+{
+    fixture_t f;
+    setup(&f, "branch-a");
+    core_result_t result = submit_one(&f, 1, cmd("p", "price", "sku", "amount", "set", "9.99"));
+    cr_assert_eq(result.code, CORE_RESULT_REFUSED);
+    cr_assert_not_null(strstr(result.message, "owned by cloud"), "%s", result.message);
+    cr_assert_not_null(strstr(result.message, "Only head office changes a price"), "%s",
+                       result.message);
+    teardown(&f);
+}
+
+Test(core, cloud_may_write_its_price)
+{
+    fixture_t f;
+    setup(&f, "cloud");
+    core_result_t result = submit_one(&f, 1, cmd("p", "price", "sku", "amount", "set", "9.99"));
+    cr_assert_eq(result.code, CORE_RESULT_OK, "%s", result.message);
+    core_status_t status;
+    core_status(f.core, 1000000, &status);
+    cr_assert_eq(status.queue_depth, 0, "the authority has no queue of its own");
+    teardown(&f);
+}
+
+Test(core, second_redemption_at_the_same_node_is_refused)
+{
+    fixture_t f;
+    setup(&f, "branch-a");
+    core_result_t first = submit_one(&f, 1, cmd("r1", "voucher", "v", "redeemed_by", "set", "t1"));
+    core_result_t second = submit_one(&f, 2, cmd("r2", "voucher", "v", "redeemed_by", "set", "t2"));
+    cr_assert_eq(first.code, CORE_RESULT_OK);
+    cr_assert_eq(second.code, CORE_RESULT_REFUSED);
+    cr_assert_not_null(strstr(second.message, "already set to 't1'"), "%s", second.message);
+    teardown(&f);
+}
+
+Test(core, bad_input_is_refused_without_effect)
+{
+    fixture_t f;
+    setup(&f, "branch-a");
+    char digest_before[65];
+    char digest_after[65];
+    uint64_t fields = 0;
+    cr_assert_eq(core_digest(f.core, digest_before, &fields), 0);
+    const core_command_t bad[] = {
+        cmd("", "stok", "s", "on_hand", "add", "1"),
+        cmd("", "stock", "s", "onhand", "add", "1"),
+        cmd("", "stock", "s", "on_hand", "set", "1"),
+        cmd("", "stock", "s", "on_hand", "add", "1.5"),
+        cmd("", "stock", "s", "on_hand", "add", NULL),
+        cmd("", "customer", "", "email", "set", "x"),
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        core_result_t result = submit_one(&f, i + 1, bad[i]);
+        cr_assert_eq(result.code, CORE_RESULT_BAD_INPUT, "case %zu: %s", i, result.message);
+        cr_assert_neq(result.message[0], 0, "case %zu says why", i);
+    }
+    char big[2000];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    core_result_t result = submit_one(&f, 50, cmd("", "customer", "c", "email", "set", big));
+    cr_assert_eq(result.code, CORE_RESULT_BAD_INPUT);
+    cr_assert_not_null(strstr(result.message, "1024"), "%s", result.message);
+    cr_assert_eq(core_digest(f.core, digest_after, &fields), 0);
+    cr_assert_str_eq(digest_before, digest_after);
+    teardown(&f);
+}
+
+Test(core, every_merge_kind_reads_back)
+{
+    fixture_t f;
+    setup(&f, "branch-a");
+    cr_assert_eq(submit_one(&f, 1, cmd("", "customer", "c", "email", "set", "a@x")).code, 0);
+    cr_assert_eq(submit_one(&f, 2, cmd("", "customer", "c", "email", "set", "b@x")).code, 0);
+    cr_assert_eq(submit_one(&f, 3, cmd("", "customer", "c", "tags", "add", "vip")).code, 0);
+    cr_assert_eq(submit_one(&f, 4, cmd("", "customer", "c", "tags", "add", "new")).code, 0);
+    cr_assert_eq(submit_one(&f, 5, cmd("", "customer", "c", "tags", "remove", "new")).code, 0);
+    cr_assert_eq(submit_one(&f, 6, cmd("", "customer", "c", "phone", "set", "1")).code, 0);
+    cr_assert_eq(submit_one(&f, 7, cmd("", "customer", "c", "phone", "set", "2")).code, 0);
+    core_entity_view_t view;
+    char message[256];
+    cr_assert_eq(core_get(f.core, "customer", "c", &view, message, sizeof message), 0);
+    cr_assert_eq(view.field_count, 3);
+    cr_assert_str_eq(view.fields[0].rule->name, "email");
+    cr_assert_str_eq(view.fields[0].view.values[0], "b@x");
+    cr_assert_eq(view.fields[1].view.value_count, 1);
+    cr_assert_str_eq(view.fields[1].view.values[0], "vip");
+    cr_assert_eq(view.fields[2].view.value_count, 1, "a local set supersedes the value it saw");
+    cr_assert_str_eq(view.fields[2].view.values[0], "2");
+    core_entity_view_free(&view);
+    cr_assert_eq(submit_one(&f, 8, cmd("", "order", "o", "status", "set", "paid")).code, 0);
+    cr_assert_eq(core_get(f.core, "order", "o", &view, message, sizeof message), 0);
+    cr_assert_eq(view.field_count, 1);
+    cr_assert_str_eq(view.fields[0].view.values[0], "paid");
+    core_entity_view_free(&view);
+    teardown(&f);
+}
