@@ -68,6 +68,7 @@ int crdt_buf_reserve(crdt_buf_t *self, size_t len_max);
 // Sets tag->origin from a NUL-terminated name, zero-padding the rest.
 // 0, or -SM_EINVAL when the name is empty or longer than CRDT_NAME_MAX.
 int crdt_tag_set(crdt_tag_t *tag, const char *origin, uint64_t seq);
+// <0, 0, >0 by (origin bytewise, seq); the padding after the origin is not compared.
 int crdt_tag_compare(const crdt_tag_t *a, const crdt_tag_t *b);
 bool crdt_tag_equal(const crdt_tag_t *a, const crdt_tag_t *b);
 // True when origin holds 1..CRDT_NAME_MAX bytes, is NUL-padded to the end, and

@@ -63,8 +63,8 @@ typedef struct {
 } crdt_view_t;
 
 // Fills view from state. owner is the node whose writes an owner register shows
-// (ignored by other kinds; may be NULL then). 0; -SM_EINVAL when an owner register
-// gets no valid owner name; -SM_ERANGE when a counter's sum over origins leaves
+// (ignored by other kinds; may be NULL then). 0; -SM_EINVAL for an unknown kind or
+// an owner register without a valid owner name; -SM_ERANGE when a counter's sum over origins leaves
 // int64; -SM_ECORRUPT, -SM_ENOMEM. On failure view holds nothing.
 int crdt_field_view(crdt_kind_t kind, const uint8_t *state, size_t state_len, const char *owner,
                     crdt_view_t *view);

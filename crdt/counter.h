@@ -1,0 +1,28 @@
+// counter: a number every node may raise or lower ("counter" in a rules file), for
+// stock movements and the like: every add counts once, none is lost.
+//
+// State: one entry per origin that ever added, sorted by origin name: that
+// origin's running sum and the highest seq folded in (its high-water mark). It
+// relies on the per-origin delivery order of field.h: an op whose seq is at or
+// below its origin's high-water mark is a repeat and changes nothing. Keeping the
+// sums per origin also means an origin's sum overflows at the same op everywhere,
+// so the origin itself refuses that op before anyone else sees it.
+//
+// Called by field.c with an op it has already checked; not for direct use.
+#ifndef CRDT_COUNTER_H
+#define CRDT_COUNTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "field.h"
+
+// Adds op->delta (op->value is ignored). 0; -SM_ERANGE when the origin's sum would
+// leave int64; -SM_ECORRUPT, -SM_ENOMEM.
+int counter_apply(const uint8_t *state_in, size_t state_in_len, const crdt_op_t *op,
+                  crdt_buf_t *state_out);
+// view->number is the sum over all origins. 0; -SM_ERANGE when that sum leaves
+// int64; -SM_ECORRUPT, -SM_ENOMEM.
+int counter_view(const uint8_t *state, size_t state_len, crdt_view_t *view);
+
+#endif

@@ -1,0 +1,237 @@
+#include <criterion/criterion.h>
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "field.h"
+#include "prop.h"
+
+// The model: an element is present when one of its adds is in no remove's context.
+static void
+check_membership_model(const prop_case_t *c)
+{
+    const char *present[PROP_OPS_MAX];
+    size_t count = 0;
+    for (size_t index = 0; index < c->op_count; index++) {
+        const crdt_op_t *op = &c->ops[index].op;
+        if (op->kind == CRDT_OP_ADD && !prop_tag_is_observed(c, &op->stamp.tag))
+            present[count++] = op->value;
+    }
+    count = prop_sort_distinct(present, count);
+    crdt_view_t view;
+    prop_view(c, NULL, &view);
+    prop_assert_values(c, &view, present, count);
+    crdt_view_free(&view);
+}
+
+static crdt_op_t
+remove_op(const crdt_buf_t *state, const char *origin, uint64_t seq, uint64_t hlc,
+          const char *value, crdt_tag_t **observed)
+{
+    crdt_op_t op = prop_make_op(CRDT_OP_REMOVE, origin, seq, hlc, value);
+    int rc = crdt_field_observed(CRDT_KIND_AWSET, state->data, state->len, CRDT_OP_REMOVE, op.value,
+                                 op.value_len, observed, &op.observed_count);
+    cr_assert(rc == 0);
+    op.observed = *observed;
+    return op;
+}
+
+static size_t
+view_values(const crdt_buf_t *state, crdt_view_t *view)
+{
+    cr_assert(crdt_field_view(CRDT_KIND_AWSET, state->data, state->len, NULL, view) == 0);
+    return view->value_count;
+}
+
+Test(awset, replicas_converge_in_any_order) { prop_run(CRDT_KIND_AWSET, 401, 40, NULL); }
+
+Test(awset, converged_members_match_model)
+{
+    prop_run(CRDT_KIND_AWSET, 402, 40, check_membership_model);
+}
+
+Test(awset, concurrent_add_wins_over_remove)
+{
+    crdt_buf_t a, b;
+    crdt_buf_init(&a);
+    crdt_buf_init(&b);
+    crdt_op_t add = prop_make_op(CRDT_OP_ADD, "a", 1, 10, "vip");
+    cr_assert(prop_apply_to(CRDT_KIND_AWSET, &a, &add) == 0);
+    cr_assert(prop_apply_to(CRDT_KIND_AWSET, &b, &add) == 0);
+    crdt_tag_t *observed = NULL;
+    crdt_op_t remove = remove_op(&a, "a", 2, 20, "vip", &observed);
+    cr_assert(remove.observed_count == 1);
+    crdt_op_t readd = prop_make_op(CRDT_OP_ADD, "b", 1, 15, "vip"); // b had not seen the remove
+    cr_assert(prop_apply_to(CRDT_KIND_AWSET, &a, &remove) == 0);
+    cr_assert(prop_apply_to(CRDT_KIND_AWSET, &b, &readd) == 0);
+    cr_assert(prop_apply_to(CRDT_KIND_AWSET, &a, &readd) == 0);
+    cr_assert(prop_apply_to(CRDT_KIND_AWSET, &b, &remove) == 0);
+    cr_assert(prop_buf_equal(&a, &b));
+    crdt_view_t view;
+    cr_assert(view_values(&a, &view) == 1);
+    cr_assert_str_eq(view.values[0], "vip");
+    crdt_view_free(&view);
+    free(observed);
+    crdt_buf_free(&a);
+    crdt_buf_free(&b);
+}
+
+Test(awset, remove_arriving_before_its_add_still_removes)
+{
+    crdt_buf_t origin, late;
+    crdt_buf_init(&origin);
+    crdt_buf_init(&late);
+    crdt_op_t add = prop_make_op(CRDT_OP_ADD, "a", 1, 10, "gold");
+    cr_assert(prop_apply_to(CRDT_KIND_AWSET, &origin, &add) == 0);
+    crdt_tag_t *observed = NULL;
+    crdt_op_t remove = remove_op(&origin, "b", 1, 20, "gold", &observed);
+    cr_assert(prop_apply_to(CRDT_KIND_AWSET, &origin, &remove) == 0);
+    cr_assert(prop_apply_to(CRDT_KIND_AWSET, &late, &remove) == 0);
+    cr_assert(prop_apply_to(CRDT_KIND_AWSET, &late, &add) == 0);
+    cr_assert(prop_buf_equal(&origin, &late));
+    crdt_view_t view;
+    cr_assert(view_values(&late, &view) == 0);
+    crdt_view_free(&view);
+    free(observed);
+    crdt_buf_free(&origin);
+    crdt_buf_free(&late);
+}
+
+Test(awset, view_is_sorted_and_distinct)
+{
+    crdt_buf_t state;
+    crdt_buf_init(&state);
+    const char *elements[] = {"pear", "apple", "pear", "", "app"};
+    for (size_t index = 0; index < 5; index++) {
+        crdt_op_t add = prop_make_op(CRDT_OP_ADD, "a", index + 1, 10 + index, elements[index]);
+        cr_assert(prop_apply_to(CRDT_KIND_AWSET, &state, &add) == 0);
+    }
+    crdt_view_t view;
+    cr_assert(view_values(&state, &view) == 4);
+    cr_assert_str_eq(view.values[0], "");
+    cr_assert_str_eq(view.values[1], "app");
+    cr_assert_str_eq(view.values[2], "apple");
+    cr_assert_str_eq(view.values[3], "pear");
+    crdt_view_free(&view);
+    crdt_buf_free(&state);
+}
+
+Test(awset, observed_lists_the_live_adds_of_the_element)
+{
+    crdt_buf_t state;
+    crdt_buf_init(&state);
+    crdt_op_t pear_a = prop_make_op(CRDT_OP_ADD, "a", 1, 10, "pear");
+    crdt_op_t plum = prop_make_op(CRDT_OP_ADD, "a", 2, 11, "plum");
+    crdt_op_t pear_b = prop_make_op(CRDT_OP_ADD, "b", 5, 12, "pear");
+    cr_assert(prop_apply_to(CRDT_KIND_AWSET, &state, &pear_a) == 0);
+    cr_assert(prop_apply_to(CRDT_KIND_AWSET, &state, &plum) == 0);
+    cr_assert(prop_apply_to(CRDT_KIND_AWSET, &state, &pear_b) == 0);
+    crdt_tag_t *tags = NULL;
+    size_t count = 0;
+    cr_assert(crdt_field_observed(CRDT_KIND_AWSET, state.data, state.len, CRDT_OP_REMOVE, "pear", 4,
+                                  &tags, &count) == 0);
+    cr_assert(count == 2);
+    cr_assert(crdt_tag_equal(&tags[0], &pear_a.stamp.tag));
+    cr_assert(crdt_tag_equal(&tags[1], &pear_b.stamp.tag));
+    free(tags);
+    cr_assert(crdt_field_observed(CRDT_KIND_AWSET, state.data, state.len, CRDT_OP_ADD, "pear", 4,
+                                  &tags, &count) == 0);
+    cr_assert(count == 0);
+    cr_assert(tags == NULL);
+    cr_assert(crdt_field_observed(CRDT_KIND_AWSET, state.data, state.len, CRDT_OP_REMOVE, "fig", 3,
+                                  &tags, &count) == 0);
+    cr_assert(count == 0);
+    crdt_buf_free(&state);
+}
+
+Test(awset, observed_over_the_bound_is_efull)
+{
+    crdt_buf_t state;
+    crdt_buf_init(&state);
+    for (uint64_t seq = 1; seq <= CRDT_OBSERVED_MAX + 1; seq++) {
+        crdt_op_t add = prop_make_op(CRDT_OP_ADD, "a", seq, seq, "hot");
+        cr_assert(prop_apply_to(CRDT_KIND_AWSET, &state, &add) == 0);
+    }
+    crdt_tag_t *tags = NULL;
+    size_t count = 0;
+    cr_assert(crdt_field_observed(CRDT_KIND_AWSET, state.data, state.len, CRDT_OP_REMOVE, "hot", 3,
+                                  &tags, &count) == -SM_EFULL);
+    cr_assert(tags == NULL);
+    crdt_buf_free(&state);
+}
+
+Test(awset, rejects_set_op_and_oversized_observed)
+{
+    crdt_buf_t state;
+    crdt_buf_init(&state);
+    crdt_op_t set = prop_make_op(CRDT_OP_SET, "a", 1, 10, "x");
+    cr_assert(prop_apply_to(CRDT_KIND_AWSET, &state, &set) == -SM_EINVAL);
+    static crdt_tag_t observed[CRDT_OBSERVED_MAX + 1];
+    for (size_t index = 0; index < CRDT_OBSERVED_MAX + 1; index++)
+        cr_assert(crdt_tag_set(&observed[index], "b", index + 1) == 0);
+    crdt_op_t remove = prop_make_op(CRDT_OP_REMOVE, "a", 1, 10, "x");
+    remove.observed = observed;
+    remove.observed_count = CRDT_OBSERVED_MAX + 1;
+    cr_assert(prop_apply_to(CRDT_KIND_AWSET, &state, &remove) == -SM_EINVAL);
+    remove.observed_count = CRDT_OBSERVED_MAX;
+    cr_assert(prop_apply_to(CRDT_KIND_AWSET, &state, &remove) == 0);
+    crdt_buf_free(&state);
+}
+
+Test(awset, rejects_invalid_observed_tag)
+{
+    crdt_buf_t state;
+    crdt_buf_init(&state);
+    crdt_tag_t observed[1];
+    memset(observed, 0, sizeof observed); // empty origin
+    crdt_op_t remove = prop_make_op(CRDT_OP_REMOVE, "a", 1, 10, "x");
+    remove.observed = observed;
+    remove.observed_count = 1;
+    cr_assert(prop_apply_to(CRDT_KIND_AWSET, &state, &remove) == -SM_EINVAL);
+    cr_assert(crdt_tag_set(&observed[0], "b", 0) == 0); // seq 0 is no op's
+    cr_assert(prop_apply_to(CRDT_KIND_AWSET, &state, &remove) == -SM_EINVAL);
+}
+
+Test(awset, state_bound_is_efull)
+{
+    static char element[CRDT_VALUE_MAX];
+    crdt_buf_t state;
+    crdt_buf_init(&state);
+    int rc = 0;
+    uint64_t seq = 0;
+    while (rc == 0) {
+        seq++;
+        snprintf(element, sizeof element, "%08" PRIu64, seq);
+        memset(element + 8, 'e', sizeof element - 8);
+        crdt_op_t add = prop_make_op(CRDT_OP_ADD, "a", seq, seq, NULL);
+        add.value = element;
+        add.value_len = sizeof element;
+        rc = prop_apply_to(CRDT_KIND_AWSET, &state, &add);
+        cr_assert(state.len <= CRDT_STATE_SIZE_BYTES_MAX);
+        cr_assert(seq < 2 * CRDT_STATE_SIZE_BYTES_MAX / CRDT_VALUE_MAX);
+    }
+    cr_assert(rc == -SM_EFULL);
+    cr_assert(state.len + CRDT_VALUE_MAX + 64 > CRDT_STATE_SIZE_BYTES_MAX);
+    crdt_buf_free(&state);
+}
+
+Test(awset, tombstoned_add_in_state_is_ecorrupt)
+{
+    crdt_buf_t state, out;
+    crdt_buf_init(&state);
+    crdt_buf_init(&out);
+    crdt_op_t add = prop_make_op(CRDT_OP_ADD, "a", 1, 10, "x");
+    cr_assert(prop_apply_to(CRDT_KIND_AWSET, &state, &add) == 0);
+    // Hand-build: the same add, plus its tag as a tombstone.
+    uint8_t bytes[256];
+    memcpy(bytes, state.data, state.len);
+    size_t len = state.len - 4; // drop the empty tombstone count
+    const uint8_t tombstones[] = {0, 0, 0, 1, 0, 0, 0, 1, 'a', 0, 0, 0, 0, 0, 0, 0, 1};
+    memcpy(bytes + len, tombstones, sizeof tombstones);
+    len += sizeof tombstones;
+    crdt_op_t other = prop_make_op(CRDT_OP_ADD, "b", 1, 10, "y");
+    cr_assert(crdt_field_apply(CRDT_KIND_AWSET, bytes, len, &other, &out) == -SM_ECORRUPT);
+    crdt_buf_free(&state);
+    crdt_buf_free(&out);
+}
