@@ -1,6 +1,7 @@
 // cli_submit: `storemesh submit`, one command from the arguments or many from a
 // JSON-lines file. Batch lines are sent CLI_BATCH_REQUEST_COMMANDS at a time, so a
 // million-line file streams through in constant memory.
+#include <assert.h>
 #include <errno.h>
 #include <json-c/json.h>
 #include <stdio.h>
@@ -202,16 +203,21 @@ command_from_json(json_object *line, Storemesh__Command *command, char **number_
     return NULL;
 }
 
+// Prints the results of one answered batch, in line order.
 static int
-batch_send(batch_t *batch, smclient_t *client, const char *data_dir, const char *file_name)
+batch_report(batch_t *batch, const Storemesh__Response *response, const char *file_name)
 {
-    if (batch->count == 0)
-        return 0;
-    Storemesh__Response *response = NULL;
-    int code = send_commands(client, data_dir, batch->pointers, batch->count, &response);
+    int code = 0;
+    if (response->body_case == STOREMESH__RESPONSE__BODY_ERROR)
+        code = cli_fail(CLI_EXIT_ENVIRONMENT,
+                        "%s:%zu-%zu: not recorded, the node refused the request: %s", file_name,
+                        batch->lines[0], batch->lines[batch->count - 1], response->error);
+    else if (response->body_case != STOREMESH__RESPONSE__BODY_SUBMIT ||
+             response->submit->n_results != batch->count)
+        code = cli_fail(CLI_EXIT_ENVIRONMENT, "the node answered with the wrong message; is it "
+                                              "the same storemesh version as this CLI?");
     if (code) {
         batch_note(batch, code);
-        batch_clear(batch);
         return code;
     }
     for (size_t i = 0; i < batch->count; i++) {
@@ -224,9 +230,107 @@ batch_send(batch_t *batch, smclient_t *client, const char *data_dir, const char 
             fprintf(stderr, "%s:%zu: %s: %s\n", file_name, batch->lines[i],
                     result_code == CLI_EXIT_REFUSED ? "refused" : "not accepted", result->message);
     }
-    smclient_response_free(response);
-    batch_clear(batch);
     return 0;
+}
+
+// Requests in flight at once: the CLI parses the next lines while the node writes.
+#define CLI_BATCH_WINDOW 4
+
+typedef struct {
+    batch_t batch;
+    uint64_t request_id;
+    bool in_flight;
+    Storemesh__Response *response;
+} slot_t;
+
+typedef struct {
+    slot_t *slots; // CLI_BATCH_WINDOW
+    size_t filling; // the slot lines go into
+    size_t oldest;  // the oldest slot in flight
+    int worst;      // exit code across all slots
+    smclient_t *client;
+    const char *data_dir;
+    const char *file_name;
+} pipeline_t;
+
+static void
+pipeline_note(pipeline_t *pipe, int code)
+{
+    batch_t scratch = {.worst = pipe->worst};
+    batch_note(&scratch, code);
+    pipe->worst = scratch.worst;
+}
+
+// Waits for the oldest request's answer (storing others that arrive first) and
+// reports it. 0, or an exit code when the node cannot be heard.
+static int
+pipeline_finish_oldest(pipeline_t *pipe)
+{
+    slot_t *oldest = &pipe->slots[pipe->oldest];
+    assert(oldest->in_flight);
+    // Bounded: each answer fills one of CLI_BATCH_WINDOW slots.
+    for (int received = 0; !oldest->response && received <= CLI_BATCH_WINDOW; received++) {
+        Storemesh__Response *response = NULL;
+        int rc = smclient_receive(pipe->client, &response);
+        if (rc)
+            return cli_client_error(rc, pipe->data_dir, "submit");
+        bool matched = false;
+        for (size_t i = 0; i < CLI_BATCH_WINDOW; i++) {
+            slot_t *slot = &pipe->slots[i];
+            if (slot->in_flight && !slot->response && slot->request_id == response->request_id) {
+                slot->response = response;
+                matched = true;
+            }
+        }
+        if (!matched)
+            smclient_response_free(response); // a stale answer
+    }
+    if (!oldest->response)
+        return cli_fail(CLI_EXIT_ENVIRONMENT, "the node's answers do not match the requests");
+    int code = batch_report(&oldest->batch, oldest->response, pipe->file_name);
+    pipeline_note(pipe, oldest->batch.worst);
+    smclient_response_free(oldest->response);
+    oldest->response = NULL;
+    oldest->in_flight = false;
+    batch_clear(&oldest->batch);
+    oldest->batch.worst = 0;
+    pipe->oldest = (pipe->oldest + 1) % CLI_BATCH_WINDOW;
+    return code;
+}
+
+static int
+pipeline_send_filling(pipeline_t *pipe)
+{
+    slot_t *slot = &pipe->slots[pipe->filling];
+    pipeline_note(pipe, slot->batch.worst); // lines refused while parsing
+    slot->batch.worst = 0;
+    if (slot->batch.count == 0)
+        return 0;
+    Storemesh__SubmitRequest submit = STOREMESH__SUBMIT_REQUEST__INIT;
+    submit.n_commands = slot->batch.count;
+    submit.commands = slot->batch.pointers;
+    Storemesh__Request request = STOREMESH__REQUEST__INIT;
+    request.version = 1;
+    request.body_case = STOREMESH__REQUEST__BODY_SUBMIT;
+    request.submit = &submit;
+    int rc = smclient_send(pipe->client, &request, &slot->request_id);
+    if (rc)
+        return cli_client_error(rc, pipe->data_dir, "submit");
+    slot->in_flight = true;
+    pipe->filling = (pipe->filling + 1) % CLI_BATCH_WINDOW;
+    if (pipe->slots[pipe->filling].in_flight)
+        return pipeline_finish_oldest(pipe);
+    return 0;
+}
+
+static int
+pipeline_drain(pipeline_t *pipe)
+{
+    int code = pipeline_send_filling(pipe);
+    for (size_t i = 0; code == 0 && i < CLI_BATCH_WINDOW; i++)
+        if (pipe->slots[pipe->oldest].in_flight)
+            code = pipeline_finish_oldest(pipe);
+    return code;
 }
 
 static void
@@ -269,6 +373,37 @@ is_blank(const char *line)
 }
 
 static int
+read_lines(pipeline_t *pipe, FILE *file, char *line)
+{
+    size_t line_number = 0;
+    // Bounded by the file: one pass, one line at a time.
+    while (fgets(line, CLI_BATCH_LINE_MAX + 2, file)) {
+        batch_t *batch = &pipe->slots[pipe->filling].batch;
+        line_number++;
+        size_t len = strlen(line);
+        if (len > CLI_BATCH_LINE_MAX) {
+            fprintf(stderr, "%s:%zu: not accepted: line longer than %d bytes\n", pipe->file_name,
+                    line_number, CLI_BATCH_LINE_MAX);
+            batch_note(batch, CLI_EXIT_USAGE);
+            while (len && line[len - 1] != '\n' && fgets(line, CLI_BATCH_LINE_MAX + 2, file))
+                len = strlen(line);
+            continue;
+        }
+        if (is_blank(line))
+            continue;
+        batch_add_line(batch, pipe->file_name, line_number, line);
+        if (batch->count == CLI_BATCH_REQUEST_COMMANDS) {
+            int code = pipeline_send_filling(pipe);
+            if (code)
+                return code;
+        }
+    }
+    if (ferror(file))
+        return cli_fail(CLI_EXIT_USAGE, "cannot read '%s': %s", pipe->file_name, strerror(errno));
+    return pipeline_drain(pipe);
+}
+
+static int
 submit_batch(const cli_args_t *args)
 {
     if (args->positional_count)
@@ -278,39 +413,24 @@ submit_batch(const cli_args_t *args)
         return cli_fail(CLI_EXIT_USAGE, "cannot read batch file '%s': %s", args->batch,
                         strerror(errno));
     int code = 0;
-    smclient_t *client = connect_or_fail(args->data, &code);
-    batch_t *batch = client ? calloc(1, sizeof *batch) : NULL;
-    char *line = malloc(CLI_BATCH_LINE_MAX + 2);
-    if (client && (!batch || !line))
-        code = cli_fail(CLI_EXIT_ENVIRONMENT, "out of memory");
-    size_t line_number = 0;
-    // Bounded by the file: one pass, one line at a time.
-    while (code == 0 && fgets(line, CLI_BATCH_LINE_MAX + 2, file)) {
-        line_number++;
-        size_t len = strlen(line);
-        if (len > CLI_BATCH_LINE_MAX) {
-            fprintf(stderr, "%s:%zu: not accepted: line longer than %d bytes\n", args->batch,
-                    line_number, CLI_BATCH_LINE_MAX);
-            batch_note(batch, CLI_EXIT_USAGE);
-            while (len && line[len - 1] != '\n' && fgets(line, CLI_BATCH_LINE_MAX + 2, file))
-                len = strlen(line);
-            continue;
-        }
-        if (is_blank(line))
-            continue;
-        batch_add_line(batch, args->batch, line_number, line);
-        if (batch->count == CLI_BATCH_REQUEST_COMMANDS)
-            code = batch_send(batch, client, args->data, args->batch);
+    pipeline_t pipe = {.data_dir = args->data, .file_name = args->batch};
+    pipe.client = connect_or_fail(args->data, &code);
+    char *line = NULL;
+    if (pipe.client) {
+        pipe.slots = calloc(CLI_BATCH_WINDOW, sizeof *pipe.slots);
+        line = malloc(CLI_BATCH_LINE_MAX + 2);
+        code = pipe.slots && line ? read_lines(&pipe, file, line)
+                                  : cli_fail(CLI_EXIT_ENVIRONMENT, "out of memory");
     }
-    if (code == 0 && batch)
-        code = batch_send(batch, client, args->data, args->batch);
-    if (code == 0 && batch)
-        code = batch->worst;
-    if (batch)
-        batch_clear(batch);
-    free(batch);
+    if (code == 0)
+        code = pipe.worst;
+    for (size_t i = 0; pipe.slots && i < CLI_BATCH_WINDOW; i++) {
+        batch_clear(&pipe.slots[i].batch);
+        smclient_response_free(pipe.slots[i].response);
+    }
+    free(pipe.slots);
     free(line);
-    smclient_destroy(&client);
+    smclient_destroy(&pipe.client);
     if (file != stdin)
         fclose(file);
     return code;

@@ -141,7 +141,8 @@ core_new(const core_config_t *config, char *err, size_t err_size)
     const char *authority = rules_authority(config->rules);
     self->is_authority = authority && strcmp(authority, self->name) == 0;
     self->overlay = overlay_new();
-    if (!self->overlay) {
+    self->state_cache = overlay_new();
+    if (!self->overlay || !self->state_cache) {
         snprintf(err, err_size, "out of memory");
         goto fail_free;
     }
@@ -190,6 +191,7 @@ core_destroy(core_t **self_p)
     free(self->ready);
     free(self->waiters);
     overlay_destroy(&self->overlay);
+    overlay_destroy(&self->state_cache);
     store_batch_free(&self->batch);
     sodium_memzero(self->secret_key, sizeof self->secret_key);
     free(self);
@@ -437,6 +439,24 @@ core_flush(core_t *self, uint64_t wall_ms)
     collect_ready(self);
 }
 
+// The batch is on disk: its field states become the cache's committed values.
+static void
+cache_committed_states(core_t *self)
+{
+    for (size_t i = 0; i < self->batch.count; i++) {
+        const store_put_t *put = &self->batch.puts[i];
+        if (put->cf != STORE_CF_STATE)
+            continue;
+        if (overlay_count(self->state_cache) >= CORE_STATE_CACHE_ENTRIES_MAX)
+            overlay_clear(self->state_cache);
+        if (overlay_put(self->state_cache, STORE_CF_STATE, put->bytes, put->key_len,
+                        put->bytes + put->key_len, put->value_len) != 0) {
+            overlay_clear(self->state_cache); // never serve a stale state
+            return;
+        }
+    }
+}
+
 void
 core_write_done(core_t *self, uint64_t batch_id, int rc)
 {
@@ -452,6 +472,7 @@ core_write_done(core_t *self, uint64_t batch_id, int rc)
         self->waiters[i].request->unresolved--;
     self->waiter_count = 0;
     self->durable = self->staged;
+    cache_committed_states(self);
     overlay_clear(self->overlay);
     store_batch_clear(&self->batch);
     self->in_flight = false;

@@ -10,6 +10,10 @@
 #include "overlay.h"
 
 #define CORE_HASH_BYTES 32
+// Committed field states kept in memory, so hot keys (a best-selling SKU) are not
+// read back from RocksDB for every sale. Cleared whole when full: simple, bounded
+// (about 32k states, a few MB), and hot keys return within one batch.
+#define CORE_STATE_CACHE_ENTRIES_MAX 32768
 
 // This origin's chain head; what a batch advances and a failed write rolls back.
 typedef struct {
@@ -57,6 +61,8 @@ struct core {
     size_t request_count;
     size_t request_cap;
     size_t pending_commands;
+
+    overlay_t *state_cache; // committed states by key (STORE_CF_STATE only)
 
     // the batch being built, then in flight
     overlay_t *overlay;

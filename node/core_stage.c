@@ -381,8 +381,25 @@ read_state(core_t *self, const uint8_t *key, size_t key_len, uint8_t **state, si
         memcpy(*state, staged, *state_len);
         return 0;
     }
+    if (overlay_get(self->state_cache, STORE_CF_STATE, key, key_len, &staged, state_len) == 0) {
+        *state = malloc(*state_len ? *state_len : 1);
+        if (!*state)
+            return -SM_ENOMEM;
+        memcpy(*state, staged, *state_len);
+        return 0;
+    }
     int rc = core_read(self, STORE_CF_STATE, key, key_len, state, state_len);
-    return rc == -SM_ENOTFOUND ? 0 : rc;
+    if (rc == -SM_ENOTFOUND) {
+        *state_len = 0;
+        return 0;
+    }
+    if (rc == 0) {
+        if (overlay_count(self->state_cache) >= CORE_STATE_CACHE_ENTRIES_MAX)
+            overlay_clear(self->state_cache);
+        if (overlay_put(self->state_cache, STORE_CF_STATE, key, key_len, *state, *state_len))
+            overlay_clear(self->state_cache);
+    }
+    return rc;
 }
 
 // Applies op to the state at key into the overlay. The crdt layer is pure, so a

@@ -44,7 +44,8 @@ wall_ms(void)
 }
 
 typedef struct {
-    uint64_t request_id;
+    uint64_t request_id;        // the core's
+    uint64_t client_request_id; // echoed to the client
     size_t identity_len;
     uint8_t identity[DAEMON_IDENTITY_MAX];
 } pending_t;
@@ -66,8 +67,9 @@ typedef struct {
 
 static int
 send_reply(daemon_t *self, const uint8_t *identity, size_t identity_len,
-           const Storemesh__Response *response)
+           Storemesh__Response *response, uint64_t client_request_id)
 {
+    response->request_id = client_request_id;
     size_t len = storemesh__response__get_packed_size(response);
     uint8_t *bytes = malloc(len ? len : 1);
     if (!bytes)
@@ -83,34 +85,36 @@ send_reply(daemon_t *self, const uint8_t *identity, size_t identity_len,
 }
 
 static void
-send_error(daemon_t *self, const uint8_t *identity, size_t identity_len, const char *message)
+send_error(daemon_t *self, const uint8_t *identity, size_t identity_len, uint64_t client_request_id,
+           const char *message)
 {
     Storemesh__Response response = STOREMESH__RESPONSE__INIT;
     response.body_case = STOREMESH__RESPONSE__BODY_ERROR;
     response.error = (char *)message;
-    send_reply(self, identity, identity_len, &response);
+    send_reply(self, identity, identity_len, &response, client_request_id);
 }
 
 static void
 handle_submit(daemon_t *self, const uint8_t *identity, size_t identity_len,
-              const Storemesh__SubmitRequest *submit)
+              uint64_t client_request_id, const Storemesh__SubmitRequest *submit)
 {
     if (submit->n_commands == 0 || submit->n_commands > CORE_REQUEST_COMMANDS_MAX) {
         char message[128];
         snprintf(message, sizeof message, "a submit request carries 1 to %d commands",
                  CORE_REQUEST_COMMANDS_MAX);
-        send_error(self, identity, identity_len, message);
+        send_error(self, identity, identity_len, client_request_id, message);
         return;
     }
     if (self->pending_count >= DAEMON_PENDING_REQUESTS_MAX) {
-        send_error(self, identity, identity_len,
+        send_error(self, identity, identity_len, client_request_id,
                    "the node is busy (too many requests waiting); retry in a moment with the "
                    "same command IDs");
         return;
     }
     core_command_t *commands = calloc(submit->n_commands, sizeof *commands);
     if (!commands) {
-        send_error(self, identity, identity_len, "the node is out of memory; retry later");
+        send_error(self, identity, identity_len, client_request_id,
+                   "the node is out of memory; retry later");
         return;
     }
     for (size_t i = 0; i < submit->n_commands; i++)
@@ -119,7 +123,7 @@ handle_submit(daemon_t *self, const uint8_t *identity, size_t identity_len,
     int rc = core_submit(self->core, request_id, commands, submit->n_commands, wall_ms());
     free(commands);
     if (rc) {
-        send_error(self, identity, identity_len,
+        send_error(self, identity, identity_len, client_request_id,
                    rc == -SM_EFULL ? "the node is busy (too many commands waiting); retry in a "
                                      "moment with the same command IDs"
                                    : "the node is out of memory; retry later");
@@ -127,6 +131,7 @@ handle_submit(daemon_t *self, const uint8_t *identity, size_t identity_len,
     }
     pending_t *pending = &self->pending[self->pending_count++];
     pending->request_id = request_id;
+    pending->client_request_id = client_request_id;
     pending->identity_len = identity_len;
     memcpy(pending->identity, identity, identity_len);
 }
@@ -137,16 +142,16 @@ handle_request(daemon_t *self, const uint8_t *identity, size_t identity_len, con
 {
     Storemesh__Request *request = storemesh__request__unpack(NULL, len, bytes);
     if (!request) {
-        send_error(self, identity, identity_len,
+        send_error(self, identity, identity_len, 0,
                    "the request is not a storemesh Request message (docs/CONTROL.md)");
         return;
     }
     if (request->body_case == STOREMESH__REQUEST__BODY_SUBMIT) {
-        handle_submit(self, identity, identity_len, request->submit);
+        handle_submit(self, identity, identity_len, request->request_id, request->submit);
     } else {
         control_reply_t reply;
         control_answer_read(self->core, request, wall_ms(), self->started_ms, &reply);
-        send_reply(self, identity, identity_len, &reply.response);
+        send_reply(self, identity, identity_len, &reply.response, request->request_id);
         control_reply_free(&reply);
     }
     storemesh__request__free_unpacked(request, NULL);
@@ -160,7 +165,8 @@ deliver_reply(daemon_t *self, const core_effect_t *effect)
             continue;
         control_reply_t reply;
         control_submit_reply(effect->results, effect->result_count, &reply);
-        send_reply(self, self->pending[i].identity, self->pending[i].identity_len, &reply.response);
+        send_reply(self, self->pending[i].identity, self->pending[i].identity_len, &reply.response,
+                   self->pending[i].client_request_id);
         control_reply_free(&reply);
         self->pending[i] = self->pending[--self->pending_count];
         return;
@@ -223,7 +229,7 @@ drain_socket(daemon_t *self)
                 handle_request(self, zmq_msg_data(&identity), zmq_msg_size(&identity),
                                zmq_msg_data(&body), zmq_msg_size(&body));
             else
-                send_error(self, zmq_msg_data(&identity), zmq_msg_size(&identity),
+                send_error(self, zmq_msg_data(&identity), zmq_msg_size(&identity), 0,
                            "a request is exactly one frame holding a Request message");
         }
         zmq_msg_close(&identity);

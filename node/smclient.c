@@ -14,6 +14,7 @@ struct smclient {
     void *context;
     void *socket;
     int timeout_ms;
+    uint64_t next_request_id;
     char dir[DATADIR_PATH_MAX];
 };
 
@@ -91,18 +92,25 @@ smclient_destroy(smclient_t **self_p)
 #define SMCLIENT_POLL_SLICE_MS 100
 
 int
-smclient_call(smclient_t *self, const Storemesh__Request *request, Storemesh__Response **response)
+smclient_send(smclient_t *self, const Storemesh__Request *request, uint64_t *request_id)
 {
-    *response = NULL;
-    size_t len = storemesh__request__get_packed_size(request);
+    Storemesh__Request stamped = *request;
+    stamped.request_id = ++self->next_request_id;
+    *request_id = stamped.request_id;
+    size_t len = storemesh__request__get_packed_size(&stamped);
     uint8_t *bytes = malloc(len ? len : 1);
     if (!bytes)
         return -SM_ENOMEM;
-    storemesh__request__pack(request, bytes);
+    storemesh__request__pack(&stamped, bytes);
     int sent = zmq_send(self->socket, bytes, len, 0);
     free(bytes);
-    if (sent < 0)
-        return -SM_EIO;
+    return sent < 0 ? -SM_EIO : 0;
+}
+
+int
+smclient_receive(smclient_t *self, Storemesh__Response **response)
+{
+    *response = NULL;
     for (int waited_ms = 0; waited_ms < self->timeout_ms; waited_ms += SMCLIENT_POLL_SLICE_MS) {
         zmq_pollitem_t item = {.socket = self->socket, .events = ZMQ_POLLIN};
         int ready = zmq_poll(&item, 1, SMCLIENT_POLL_SLICE_MS);
@@ -124,6 +132,23 @@ smclient_call(smclient_t *self, const Storemesh__Request *request, Storemesh__Re
             return -SM_ENOTRUNNING;
     }
     return -SM_ETIMEDOUT;
+}
+
+int
+smclient_call(smclient_t *self, const Storemesh__Request *request, Storemesh__Response **response)
+{
+    uint64_t request_id = 0;
+    int rc = smclient_send(self, request, &request_id);
+    // Answers to earlier requests (sent with smclient_send) are skipped; bounded by
+    // the responses the node can have queued for us.
+    for (int skipped = 0; rc == 0 && skipped < 100000; skipped++) {
+        rc = smclient_receive(self, response);
+        if (rc || (*response)->request_id == request_id)
+            return rc;
+        smclient_response_free(*response);
+        *response = NULL;
+    }
+    return rc ? rc : -SM_ECORRUPT;
 }
 
 void

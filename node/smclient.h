@@ -36,4 +36,12 @@ int smclient_call(smclient_t *self, const Storemesh__Request *request,
                   Storemesh__Response **response);
 void smclient_response_free(Storemesh__Response *response);
 
+// Pipelining: send several requests, then collect their responses, which carry
+// the request_id each request was sent with (responses to submits may arrive in
+// another order than the requests when the node refuses one outright).
+// smclient_send stamps a fresh request_id into *request_id. 0 or -SM_EIO/-SM_ENOMEM.
+int smclient_send(smclient_t *self, const Storemesh__Request *request, uint64_t *request_id);
+// The next response, whichever request it answers. Errors as smclient_call.
+int smclient_receive(smclient_t *self, Storemesh__Response **response);
+
 #endif
