@@ -140,13 +140,17 @@ core_new(const core_config_t *config, char *err, size_t err_size)
         config->batch_commands_max ? config->batch_commands_max : CORE_BATCH_COMMANDS_DEFAULT;
     const char *authority = rules_authority(config->rules);
     self->is_authority = authority && strcmp(authority, self->name) == 0;
-    self->overlay = overlay_new();
     self->state_cache = overlay_new();
-    if (!self->overlay || !self->state_cache) {
+    for (int i = 0; i < 2; i++) {
+        self->batches[i].overlay = overlay_new();
+        store_batch_init(&self->batches[i].batch);
+    }
+    self->staging = &self->batches[0];
+    self->staging->id = 1;
+    if (!self->state_cache || !self->batches[0].overlay || !self->batches[1].overlay) {
         snprintf(err, err_size, "out of memory");
         goto fail_free;
     }
-    store_batch_init(&self->batch);
     if (recover_head(self, err, err_size) || check_log_matches_head(self, err, err_size))
         goto fail_free;
     int rc = read_u64_meta(self, KEYS_META_CREATED_MS, &self->created_ms);
@@ -189,10 +193,12 @@ core_destroy(core_t **self_p)
     request_free(self->handed_out);
     free(self->requests);
     free(self->ready);
-    free(self->waiters);
-    overlay_destroy(&self->overlay);
+    for (int i = 0; i < 2; i++) {
+        free(self->batches[i].waiters);
+        overlay_destroy(&self->batches[i].overlay);
+        store_batch_free(&self->batches[i].batch);
+    }
     overlay_destroy(&self->state_cache);
-    store_batch_free(&self->batch);
     sodium_memzero(self->secret_key, sizeof self->secret_key);
     free(self);
     *self_p = NULL;
@@ -289,7 +295,18 @@ core_tick(core_t *self, uint64_t wall_ms)
 bool
 core_is_busy(const core_t *self)
 {
-    return self->request_count > 0 || self->in_flight;
+    return self->request_count > 0 || self->in_flight || self->staging->waiter_count > 0;
+}
+
+int
+core_pending_get(const core_t *self, store_cf_t cf, const uint8_t *key, size_t key_len,
+                 const uint8_t **value, size_t *value_len)
+{
+    if (overlay_get(self->staging->overlay, cf, key, key_len, value, value_len) == 0)
+        return 0;
+    if (self->in_flight)
+        return overlay_get(self->in_flight->overlay, cf, key, key_len, value, value_len);
+    return -SM_ENOTFOUND;
 }
 
 // Moves requests whose every command is answered from requests to ready, in order.
@@ -345,7 +362,7 @@ seal_batch(core_t *self)
     size_t packed_len = storemesh__seal__pack(&seal, packed);
     uint8_t key[KEYS_MAX];
     size_t key_len = keys_log(key, self->name, self->staged.last_seq);
-    return store_batch_put(&self->batch, STORE_CF_SEAL, key, key_len, packed, packed_len);
+    return store_batch_put(&self->staging->batch, STORE_CF_SEAL, key, key_len, packed, packed_len);
 }
 
 static int
@@ -356,40 +373,58 @@ put_head(core_t *self)
     memcpy(record + 8, self->staged.chain_head, CORE_HASH_BYTES);
     keys_put_be64(record + 8 + CORE_HASH_BYTES, self->hlc.last);
     keys_put_be64(record + 16 + CORE_HASH_BYTES, self->staged.operations);
-    int rc = store_batch_put(&self->batch, STORE_CF_META, KEYS_META_SELF, strlen(KEYS_META_SELF),
-                             record, sizeof record);
+    int rc = store_batch_put(&self->staging->batch, STORE_CF_META, KEYS_META_SELF,
+                             strlen(KEYS_META_SELF), record, sizeof record);
     if (rc)
         return rc;
     uint8_t vv_key[KEYS_MAX];
     uint8_t vv_value[8];
     keys_put_be64(vv_value, self->staged.last_seq);
-    return store_batch_put(&self->batch, STORE_CF_META, vv_key, keys_vv(vv_key, self->name),
-                           vv_value, sizeof vv_value);
+    return store_batch_put(&self->staging->batch, STORE_CF_META, vv_key,
+                           keys_vv(vv_key, self->name), vv_value, sizeof vv_value);
 }
 
-// Answers every waiter of the batch with a failure and forgets the batch.
 static void
-fail_batch(core_t *self, int rc)
+batch_reset(core_batch_t *batch)
 {
-    char message[CORE_MESSAGE_MAX];
-    snprintf(message, sizeof message,
-             "the node could not store this command (%s); nothing was recorded. Check the "
-             "node's log and disk space, then retry with the same command ID",
-             sm_strerror(rc));
-    for (size_t i = 0; i < self->waiter_count; i++) {
-        core_waiter_t *waiter = &self->waiters[i];
+    batch->waiter_count = 0;
+    overlay_clear(batch->overlay);
+    store_batch_clear(&batch->batch);
+}
+
+static void
+fail_waiters(core_batch_t *batch, const char *message)
+{
+    for (size_t i = 0; i < batch->waiter_count; i++) {
+        core_waiter_t *waiter = &batch->waiters[i];
         core_result_t *result = &waiter->request->results[waiter->index];
         result->duplicate = false;
         result->audit_id[0] = 0;
         result_set(result, CORE_RESULT_FAILED, message);
         waiter->request->unresolved--;
     }
-    self->waiter_count = 0;
+}
+
+// A write failed (or a batch could not be built): every command not yet on disk
+// is answered "failed" and the head rolls back to what storage holds. The staging
+// batch goes too: it was built on top of the failed one.
+static void
+fail_pending(core_t *self, int rc)
+{
+    char message[CORE_MESSAGE_MAX];
+    snprintf(message, sizeof message,
+             "the node could not store this command (%s); nothing was recorded. Check the "
+             "node's log and disk space, then retry with the same command ID",
+             sm_strerror(rc));
+    if (self->in_flight) {
+        fail_waiters(self->in_flight, message);
+        batch_reset(self->in_flight);
+        self->in_flight = NULL;
+        self->write_handed_out = false;
+    }
+    fail_waiters(self->staging, message);
+    batch_reset(self->staging);
     self->staged = self->durable;
-    overlay_clear(self->overlay);
-    store_batch_clear(&self->batch);
-    self->in_flight = false;
-    self->batch_id++;
 }
 
 // Stages waiting commands, oldest request first, until the batch is full.
@@ -399,7 +434,7 @@ stage_pending(core_t *self)
     for (size_t r = 0; r < self->request_count; r++) {
         core_request_t *request = self->requests[r];
         while (request->staged < request->count) {
-            if (self->waiter_count >= self->batch_commands_max)
+            if (self->staging->waiter_count >= self->batch_commands_max)
                 return 0;
             size_t index = request->staged++;
             self->pending_commands--;
@@ -416,35 +451,45 @@ stage_pending(core_t *self)
     return 0;
 }
 
+// Completes the staging batch (states, head, seal) and makes it the one in flight.
+static int
+seal_staging(core_t *self)
+{
+    core_batch_t *batch = self->staging;
+    int rc = overlay_to_batch(batch->overlay, &batch->batch);
+    if (rc == 0)
+        rc = put_head(self);
+    if (rc == 0)
+        rc = seal_batch(self);
+    if (rc)
+        return rc;
+    batch->head = self->staged;
+    self->in_flight = batch;
+    self->write_handed_out = false;
+    self->staging = batch == &self->batches[0] ? &self->batches[1] : &self->batches[0];
+    assert(self->staging->waiter_count == 0);
+    self->staging->id = batch->id + 1;
+    return 0;
+}
+
 void
 core_flush(core_t *self, uint64_t wall_ms)
 {
     core_tick(self, wall_ms);
-    if (self->in_flight) {
-        collect_ready(self);
-        return;
-    }
     int rc = stage_pending(self);
-    if (rc == 0 && self->waiter_count > 0) {
-        rc = overlay_to_batch(self->overlay, &self->batch);
-        if (rc == 0)
-            rc = put_head(self);
-        if (rc == 0)
-            rc = seal_batch(self);
-        if (rc == 0)
-            self->in_flight = true;
-    }
+    if (rc == 0 && !self->in_flight && self->staging->waiter_count > 0)
+        rc = seal_staging(self);
     if (rc)
-        fail_batch(self, rc);
+        fail_pending(self, rc);
     collect_ready(self);
 }
 
 // The batch is on disk: its field states become the cache's committed values.
 static void
-cache_committed_states(core_t *self)
+cache_committed_states(core_t *self, const store_batch_t *batch)
 {
-    for (size_t i = 0; i < self->batch.count; i++) {
-        const store_put_t *put = &self->batch.puts[i];
+    for (size_t i = 0; i < batch->count; i++) {
+        const store_put_t *put = &batch->puts[i];
         if (put->cf != STORE_CF_STATE)
             continue;
         if (overlay_count(self->state_cache) >= CORE_STATE_CACHE_ENTRIES_MAX)
@@ -460,23 +505,21 @@ cache_committed_states(core_t *self)
 void
 core_write_done(core_t *self, uint64_t batch_id, int rc)
 {
-    assert(self->in_flight);
-    assert(batch_id == self->batch_id);
-    self->write_handed_out = false;
+    assert(self->in_flight != NULL);
+    assert(batch_id == self->in_flight->id);
     if (rc) {
-        fail_batch(self, rc);
+        fail_pending(self, rc);
         collect_ready(self);
         return;
     }
-    for (size_t i = 0; i < self->waiter_count; i++)
-        self->waiters[i].request->unresolved--;
-    self->waiter_count = 0;
-    self->durable = self->staged;
-    cache_committed_states(self);
-    overlay_clear(self->overlay);
-    store_batch_clear(&self->batch);
-    self->in_flight = false;
-    self->batch_id++;
+    core_batch_t *batch = self->in_flight;
+    for (size_t i = 0; i < batch->waiter_count; i++)
+        batch->waiters[i].request->unresolved--;
+    self->durable = batch->head;
+    cache_committed_states(self, &batch->batch);
+    batch_reset(batch);
+    self->in_flight = NULL;
+    self->write_handed_out = false;
     collect_ready(self);
 }
 
@@ -500,8 +543,8 @@ core_next_effect(core_t *self, core_effect_t *effect)
     if (self->in_flight && !self->write_handed_out) {
         self->write_handed_out = true;
         effect->kind = CORE_EFFECT_WRITE;
-        effect->batch_id = self->batch_id;
-        effect->batch = &self->batch;
+        effect->batch_id = self->in_flight->id;
+        effect->batch = &self->in_flight->batch;
         effect->sync = self->sync;
         return true;
     }

@@ -37,6 +37,18 @@ typedef struct {
     size_t index;
 } core_waiter_t;
 
+// One group-commit batch: its puts, the staged states it wrote (so later commands
+// read them before they are on disk), and the commands waiting for it.
+typedef struct {
+    uint64_t id;
+    overlay_t *overlay; // state and idempotency entries written by this batch
+    store_batch_t batch;
+    core_waiter_t *waiters;
+    size_t waiter_count;
+    size_t waiter_cap;
+    core_head_t head; // this origin's head once the batch is on disk (set when sealed)
+} core_batch_t;
+
 struct core {
     char name[CRDT_NAME_MAX + 1];
     const rules_t *rules;
@@ -64,21 +76,17 @@ struct core {
 
     overlay_t *state_cache; // committed states by key (STORE_CF_STATE only)
 
-    // the batch being built, then in flight
-    overlay_t *overlay;
-    store_batch_t batch;
-    core_waiter_t *waiters;
-    size_t waiter_count;
-    size_t waiter_cap;
-    uint64_t batch_id;       // id of the batch being built or in flight
-    bool in_flight;
+    // Double buffering: one batch is written while the next is built on top of it.
+    core_batch_t batches[2];
+    core_batch_t *staging;   // the batch being built; never NULL
+    core_batch_t *in_flight; // the batch being written, or NULL
+    bool write_handed_out;   // the in-flight batch's WRITE effect was taken
 
     // replies ready to hand out, FIFO
     core_request_t **ready;
     size_t ready_count;
     size_t ready_cap;
     core_request_t *handed_out; // freed at the next core_next_effect
-    bool write_handed_out;
 };
 
 // core_stage.c: validates, stamps and applies commands[index] of request into the
@@ -86,6 +94,11 @@ struct core {
 // can no longer be trusted (the caller fails the whole batch).
 int core_stage_command(core_t *self, core_request_t *request, size_t index,
                        const core_command_t *command);
+
+// Finds key in the batches not yet on disk, newest first. 0 with *value borrowed
+// until the next change to a batch, or -SM_ENOTFOUND.
+int core_pending_get(const core_t *self, store_cf_t cf, const uint8_t *key, size_t key_len,
+                     const uint8_t **value, size_t *value_len);
 
 // core_read.c helpers shared with staging
 int core_read(const core_t *self, store_cf_t cf, const uint8_t *key, size_t key_len,

@@ -69,8 +69,9 @@ core_field_owner(const core_t *self, const rules_field_t *rule, const char *type
     const uint8_t *staged = NULL;
     uint8_t *stored = NULL;
     size_t state_len = 0;
-    if (!use_overlay || overlay_get(self->overlay, STORE_CF_STATE, creator_key, creator_key_len,
-                                    &staged, &state_len) != 0) {
+    if (!use_overlay ||
+        core_pending_get(self, STORE_CF_STATE, creator_key, creator_key_len, &staged,
+                         &state_len) != 0) {
         int rc = core_read(self, STORE_CF_STATE, creator_key, creator_key_len, &stored, &state_len);
         if (rc == -SM_ENOTFOUND)
             return 0;

@@ -206,15 +206,16 @@ fingerprint(uint8_t out[CORE_HASH_BYTES], const core_command_t *command)
 static int
 add_waiter(core_t *self, core_request_t *request, size_t index)
 {
-    if (self->waiter_count == self->waiter_cap) {
-        size_t cap = self->waiter_cap ? self->waiter_cap * 2 : 256;
-        core_waiter_t *waiters = realloc(self->waiters, cap * sizeof *waiters);
+    core_batch_t *batch = self->staging;
+    if (batch->waiter_count == batch->waiter_cap) {
+        size_t cap = batch->waiter_cap ? batch->waiter_cap * 2 : 256;
+        core_waiter_t *waiters = realloc(batch->waiters, cap * sizeof *waiters);
         if (!waiters)
             return -SM_ENOMEM;
-        self->waiters = waiters;
-        self->waiter_cap = cap;
+        batch->waiters = waiters;
+        batch->waiter_cap = cap;
     }
-    self->waiters[self->waiter_count++] = (core_waiter_t){.request = request, .index = index};
+    batch->waiters[batch->waiter_count++] = (core_waiter_t){.request = request, .index = index};
     request->unresolved++;
     return 0;
 }
@@ -231,8 +232,7 @@ answer_repeat(core_t *self, core_request_t *request, size_t index, const core_co
     const uint8_t *record = NULL;
     size_t record_len = 0;
     uint8_t *stored = NULL;
-    bool in_batch = overlay_get(self->overlay, STORE_CF_IDEM, key, key_len, &record,
-                                &record_len) == 0;
+    bool in_batch = core_pending_get(self, STORE_CF_IDEM, key, key_len, &record, &record_len) == 0;
     if (!in_batch) {
         int rc = core_read(self, STORE_CF_IDEM, key, key_len, &stored, &record_len);
         if (rc == -SM_ENOTFOUND)
@@ -374,7 +374,7 @@ read_state(core_t *self, const uint8_t *key, size_t key_len, uint8_t **state, si
     const uint8_t *staged = NULL;
     *state = NULL;
     *state_len = 0;
-    if (overlay_get(self->overlay, STORE_CF_STATE, key, key_len, &staged, state_len) == 0) {
+    if (core_pending_get(self, STORE_CF_STATE, key, key_len, &staged, state_len) == 0) {
         *state = malloc(*state_len ? *state_len : 1);
         if (!*state)
             return -SM_ENOMEM;
@@ -512,22 +512,25 @@ static int
 commit_staging(core_t *self, const core_command_t *command, const crdt_stamp_t *stamp,
                const uint8_t print[CORE_HASH_BYTES], const staging_t *staging)
 {
-    int rc = overlay_put(self->overlay, STORE_CF_STATE, staging->state_key, staging->state_key_len,
+    int rc = overlay_put(self->staging->overlay, STORE_CF_STATE, staging->state_key,
+                         staging->state_key_len,
                          staging->field_state.data, staging->field_state.len);
     if (rc == 0 && staging->creator_key_len)
-        rc = overlay_put(self->overlay, STORE_CF_STATE, staging->creator_key,
+        rc = overlay_put(self->staging->overlay, STORE_CF_STATE, staging->creator_key,
                          staging->creator_key_len, staging->creator_state.data,
                          staging->creator_state.len);
     uint8_t log_key[KEYS_MAX];
     size_t log_key_len = keys_log(log_key, self->name, stamp->tag.seq);
     if (rc == 0)
-        rc = store_batch_put(&self->batch, STORE_CF_LOG, log_key, log_key_len, staging->packed,
+        rc = store_batch_put(&self->staging->batch, STORE_CF_LOG, log_key, log_key_len,
+                             staging->packed,
                              staging->packed_len);
     if (rc == 0 && command->command_id[0]) {
         uint8_t record[IDEM_RECORD_MAX];
         memcpy(record, log_key, log_key_len);
         memcpy(record + log_key_len, print, CORE_HASH_BYTES);
-        rc = overlay_put(self->overlay, STORE_CF_IDEM, (const uint8_t *)command->command_id,
+        rc = overlay_put(self->staging->overlay, STORE_CF_IDEM,
+                         (const uint8_t *)command->command_id,
                          strlen(command->command_id), record, log_key_len + CORE_HASH_BYTES);
     }
     if (rc)

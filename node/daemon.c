@@ -1,6 +1,8 @@
 #include "daemon.h"
 
+#include <assert.h>
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,7 +65,60 @@ typedef struct {
     uint64_t next_request_id;
     uint64_t started_ms;
     uint64_t write_failures;
+    // The writer thread does the RocksDB writes and fsyncs, so the event loop builds
+    // the next batch while the current one goes to disk.
+    void *writer_socket; // PAIR, inproc://writer; NULL until the thread runs
+    pthread_t writer_thread;
+    bool writer_running;
+    bool writing; // a WRITE is with the writer thread
 } daemon_t;
+
+typedef struct {
+    uint64_t batch_id;
+    const store_batch_t *batch; // owned by the core until core_write_done
+    bool sync;
+    bool stop; // ends the writer thread
+} write_job_t;
+
+typedef struct {
+    uint64_t batch_id;
+    int rc;
+    char err[400];
+} write_result_t;
+
+typedef struct {
+    void *zmq_context;
+    store_rocks_t *store;
+} writer_args_t;
+
+// The writer thread: takes one job at a time, writes it, answers with the result.
+// It touches nothing but RocksDB and its socket.
+static void *
+writer_main(void *arg)
+{
+    writer_args_t *args = arg;
+    void *socket = zmq_socket(args->zmq_context, ZMQ_PAIR);
+    zmq_connect(socket, "inproc://storemesh-writer");
+    // Bounded by the daemon's life: it sends a stop job before it exits.
+    for (;;) {
+        write_job_t job;
+        if (zmq_recv(socket, &job, sizeof job, 0) != (int)sizeof job) {
+            if (zmq_errno() == EINTR)
+                continue;
+            break;
+        }
+        if (job.stop)
+            break;
+        write_result_t result = {.batch_id = job.batch_id};
+        result.rc = store_rocks_write(args->store, job.batch, job.sync, result.err,
+                                      sizeof result.err);
+        while (zmq_send(socket, &result, sizeof result, 0) < 0 && zmq_errno() == EINTR) {
+        }
+    }
+    zmq_close(socket);
+    free(args);
+    return NULL;
+}
 
 static int
 send_reply(daemon_t *self, const uint8_t *identity, size_t identity_len,
@@ -173,7 +228,8 @@ deliver_reply(daemon_t *self, const core_effect_t *effect)
     }
 }
 
-// Carries out the core's effects until it has nothing more to do right now.
+// Carries out the core's effects that need no waiting: replies go out, a WRITE goes
+// to the writer thread (one at a time; the core never hands out a second).
 static void
 run_effects(daemon_t *self)
 {
@@ -184,19 +240,33 @@ run_effects(daemon_t *self)
             deliver_reply(self, &effect);
             continue;
         }
-        char err[512];
-        int rc = store_rocks_write(self->store, effect.batch, effect.sync, err, sizeof err);
-        if (rc) {
-            self->write_failures++;
-            fprintf(stderr,
-                    "storemesh: cannot write to '%s/db': %s; commands in this batch were "
-                    "answered 'failed' and not recorded. Free disk space or fix the disk; "
-                    "clients retry with the same command IDs\n",
-                    self->dir, err);
+        assert(!self->writing);
+        write_job_t job = {.batch_id = effect.batch_id, .batch = effect.batch, .sync = effect.sync};
+        while (zmq_send(self->writer_socket, &job, sizeof job, 0) < 0 && zmq_errno() == EINTR) {
         }
-        core_write_done(self->core, effect.batch_id, rc);
-        core_flush(self->core, wall_ms());
+        self->writing = true;
     }
+}
+
+// The writer finished a batch: tell the core, then carry out what follows.
+static void
+take_write_result(daemon_t *self)
+{
+    write_result_t result;
+    int len = zmq_recv(self->writer_socket, &result, sizeof result, ZMQ_DONTWAIT);
+    if (len != (int)sizeof result)
+        return;
+    self->writing = false;
+    if (result.rc) {
+        self->write_failures++;
+        fprintf(stderr,
+                "storemesh: cannot write to '%s/db': %s; commands not yet on disk were "
+                "answered 'failed' and not recorded. Free disk space or fix the disk; clients "
+                "retry with the same command IDs\n",
+                self->dir, result.err);
+    }
+    core_write_done(self->core, result.batch_id, result.rc);
+    run_effects(self);
 }
 
 static void
@@ -273,6 +343,38 @@ open_socket(daemon_t *self, char *err, size_t err_size)
 }
 
 static int
+start_writer(daemon_t *self, char *err, size_t err_size)
+{
+    self->writer_socket = zmq_socket(self->zmq_context, ZMQ_PAIR);
+    writer_args_t *args = malloc(sizeof *args);
+    if (!self->writer_socket || !args ||
+        zmq_bind(self->writer_socket, "inproc://storemesh-writer") != 0) {
+        free(args);
+        snprintf(err, err_size, "cannot start the writer: %s", zmq_strerror(zmq_errno()));
+        return -SM_EIO;
+    }
+    *args = (writer_args_t){.zmq_context = self->zmq_context, .store = self->store};
+    if (pthread_create(&self->writer_thread, NULL, writer_main, args) != 0) {
+        free(args);
+        snprintf(err, err_size, "cannot start the writer thread");
+        return -SM_EIO;
+    }
+    self->writer_running = true;
+    return 0;
+}
+
+static void
+stop_writer(daemon_t *self)
+{
+    if (!self->writer_running)
+        return;
+    write_job_t job = {.stop = true};
+    zmq_send(self->writer_socket, &job, sizeof job, 0);
+    pthread_join(self->writer_thread, NULL);
+    self->writer_running = false;
+}
+
+static int
 check_data_dir(const char *dir)
 {
     struct stat info;
@@ -329,7 +431,7 @@ open_node(daemon_t *self)
         fprintf(stderr, "storemesh: cannot start: %s\n", err);
         return 1;
     }
-    if (open_socket(self, err, sizeof err)) {
+    if (open_socket(self, err, sizeof err) || start_writer(self, err, sizeof err)) {
         fprintf(stderr, "storemesh: %s\n", err);
         return 1;
     }
@@ -339,6 +441,9 @@ open_node(daemon_t *self)
 static void
 close_node(daemon_t *self)
 {
+    stop_writer(self);
+    if (self->writer_socket)
+        zmq_close(self->writer_socket);
     if (self->socket)
         zmq_close(self->socket);
     if (self->zmq_context)
@@ -394,20 +499,30 @@ daemon_run(const char *data_dir)
     }
     // The event loop: the one unbounded loop, ended by SIGINT or SIGTERM.
     while (code == 0 && !stop_requested) {
-        zmq_pollitem_t item = {.socket = self.socket, .events = ZMQ_POLLIN};
-        int ready = zmq_poll(&item, 1, DAEMON_POLL_MS);
+        zmq_pollitem_t items[2] = {{.socket = self.socket, .events = ZMQ_POLLIN},
+                                   {.socket = self.writer_socket, .events = ZMQ_POLLIN}};
+        int ready = zmq_poll(items, 2, DAEMON_POLL_MS);
         if (ready < 0 && zmq_errno() != EINTR) {
             fprintf(stderr, "storemesh: control socket failed: %s\n", zmq_strerror(zmq_errno()));
             code = 1;
             break;
         }
         core_tick(self.core, wall_ms());
-        if (ready > 0)
+        if (ready > 0 && (items[1].revents & ZMQ_POLLIN))
+            take_write_result(&self);
+        if (ready > 0 && (items[0].revents & ZMQ_POLLIN))
             drain_socket(&self);
         run_effects(&self);
     }
-    if (code == 0 && self.core)
-        run_effects(&self); // answer what is already staged before stopping
+    // Answer what is already accepted before stopping: bounded by the commands
+    // already taken in (the socket is no longer read).
+    for (int turns = 0; code == 0 && self.core && core_is_busy(self.core) && turns < 100000;
+         turns++) {
+        zmq_pollitem_t item = {.socket = self.writer_socket, .events = ZMQ_POLLIN};
+        if (self.writing && zmq_poll(&item, 1, DAEMON_POLL_MS) > 0)
+            take_write_result(&self);
+        run_effects(&self);
+    }
     if (self.core)
         fprintf(stderr, "storemesh: node %s stopped\n", self.identity.name);
     close_node(&self);

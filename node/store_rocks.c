@@ -21,7 +21,8 @@ static const char *const cf_names[STORE_CF_COUNT] = {
 struct store_rocks {
     rocksdb_t *db;
     rocksdb_options_t *options;
-    rocksdb_options_t *idem_options; // point lookups only: a hash memtable
+    rocksdb_options_t *idem_options;  // point lookups only: a hash memtable
+    rocksdb_options_t *state_options; // rewritten in place
     rocksdb_cache_t *cache;
     rocksdb_block_based_table_options_t *table;
     rocksdb_column_family_handle_t *cfs[STORE_CF_COUNT];
@@ -81,9 +82,16 @@ store_rocks_open(const char *path, bool create, int *rc, char *err, size_t err_s
     rocksdb_options_set_allow_concurrent_memtable_write(self->idem_options, 0);
     rocksdb_options_set_prefix_extractor(self->idem_options, rocksdb_slicetransform_create_noop());
     rocksdb_options_set_hash_link_list_rep(self->idem_options, ROCKS_IDEM_HASH_BUCKETS);
+    // A field state is rewritten on every change to it (a hot SKU many times a
+    // second); updating it in place keeps the memtable at one entry per field
+    // instead of one per change, which makes the insert search short.
+    self->state_options = rocksdb_options_create_copy(self->options);
+    rocksdb_options_set_inplace_update_support(self->state_options, 1);
     const rocksdb_options_t *cf_options[STORE_CF_COUNT];
     for (int i = 0; i < STORE_CF_COUNT; i++)
-        cf_options[i] = i == STORE_CF_IDEM ? self->idem_options : self->options;
+        cf_options[i] = i == STORE_CF_IDEM    ? self->idem_options
+                        : i == STORE_CF_STATE ? self->state_options
+                                              : self->options;
     char *rocks_err = NULL;
     self->db = rocksdb_open_column_families(self->options, path, STORE_CF_COUNT, cf_names,
                                             cf_options, self->cfs, &rocks_err);
@@ -115,6 +123,8 @@ store_rocks_close(store_rocks_t **self_p)
     rocksdb_options_destroy(self->options);
     if (self->idem_options)
         rocksdb_options_destroy(self->idem_options);
+    if (self->state_options)
+        rocksdb_options_destroy(self->state_options);
     rocksdb_block_based_options_destroy(self->table);
     rocksdb_cache_destroy(self->cache);
     free(self);

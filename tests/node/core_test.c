@@ -347,3 +347,77 @@ Test(core, every_merge_kind_reads_back)
     core_entity_view_free(&view);
     teardown(&f);
 }
+
+// Takes effects until the WRITE; replies seen on the way are counted.
+static bool
+take_write(fixture_t *f, core_effect_t *write)
+{
+    core_effect_t effect;
+    while (core_next_effect(f->core, &effect)) {
+        if (effect.kind == CORE_EFFECT_WRITE) {
+            *write = effect;
+            return true;
+        }
+    }
+    return false;
+}
+
+Test(core, next_batch_is_built_on_the_batch_being_written)
+{
+    fixture_t f;
+    setup(&f, "branch-a");
+    core_command_t a = cmd("a", "stock", "s1", "on_hand", "add", "5");
+    core_command_t b = cmd("b", "stock", "s1", "on_hand", "add", "7");
+    cr_assert_eq(core_submit(f.core, 1, &a, 1, 1000), 0);
+    core_flush(f.core, 1000);
+    core_effect_t write_a;
+    cr_assert(take_write(&f, &write_a));
+    cr_assert_eq(core_submit(f.core, 2, &b, 1, 1000), 0);
+    core_flush(f.core, 1000);
+    core_effect_t none;
+    cr_assert_not(take_write(&f, &none), "one write in flight at a time");
+    char err[256];
+    cr_assert_eq(store_rocks_write(f.store, write_a.batch, true, err, sizeof err), 0);
+    core_write_done(f.core, write_a.batch_id, 0);
+    core_flush(f.core, 1000);
+    core_effect_t write_b;
+    cr_assert(take_write(&f, &write_b), "b is sealed once a is on disk");
+    cr_assert_eq(counter_value(&f, "s1"), 5, "reads see only what is on disk");
+    cr_assert_eq(store_rocks_write(f.store, write_b.batch, true, err, sizeof err), 0);
+    core_write_done(f.core, write_b.batch_id, 0);
+    cr_assert_eq(counter_value(&f, "s1"), 12, "b was applied on top of a");
+    teardown(&f);
+}
+
+Test(core, failed_write_also_fails_the_batch_built_on_it)
+{
+    fixture_t f;
+    setup(&f, "branch-a");
+    core_command_t a = cmd("a", "stock", "s1", "on_hand", "add", "5");
+    core_command_t b = cmd("b", "stock", "s1", "on_hand", "add", "7");
+    cr_assert_eq(core_submit(f.core, 1, &a, 1, 1000), 0);
+    core_flush(f.core, 1000);
+    core_effect_t write_a;
+    cr_assert(take_write(&f, &write_a));
+    cr_assert_eq(core_submit(f.core, 2, &b, 1, 1000), 0);
+    core_flush(f.core, 1000);
+    core_write_done(f.core, write_a.batch_id, -SM_EIO);
+    core_flush(f.core, 1000);
+    int failed = 0;
+    core_effect_t effect;
+    while (core_next_effect(f.core, &effect)) {
+        cr_assert_eq(effect.kind, CORE_EFFECT_REPLY, "nothing is written after a failure");
+        cr_assert_eq(effect.results[0].code, CORE_RESULT_FAILED);
+        failed++;
+    }
+    cr_assert_eq(failed, 2);
+    core_result_t again_a = submit_one(&f, 3, a);
+    core_result_t again_b = submit_one(&f, 4, b);
+    cr_assert_eq(again_a.duplicate, false);
+    cr_assert_eq(again_b.duplicate, false);
+    char expected[AUDIT_ID_MAX];
+    audit_id_format(expected, "branch-a", 2);
+    cr_assert_str_eq(again_b.audit_id, expected, "no sequence number was lost");
+    cr_assert_eq(counter_value(&f, "s1"), 12);
+    teardown(&f);
+}
