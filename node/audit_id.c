@@ -1,6 +1,5 @@
 #include "audit_id.h"
 
-#include <stdio.h>
 #include <string.h>
 
 #include "sm_error.h"
@@ -8,23 +7,49 @@
 // Letters that are hard to confuse when spoken (no I, O, Q, S, Z).
 static const char check_letters[] = "ABCDEFGHJKLMNPRTUVWXY";
 
-static char
-check_letter(const char *origin, uint64_t seq)
+// Writes seq in decimal at out; returns the number of digits (no NUL).
+static size_t
+put_decimal(char *out, uint64_t seq)
 {
-    // Position-weighted sum over the text, so a swap of two characters changes it.
-    char body[AUDIT_ID_MAX];
-    snprintf(body, sizeof body, "%s-%llu", origin, (unsigned long long)seq);
+    char digits[20];
+    size_t count = 0;
+    do {
+        digits[count++] = (char)('0' + seq % 10);
+        seq /= 10;
+    } while (seq > 0);
+    for (size_t i = 0; i < count; i++)
+        out[i] = digits[count - 1 - i];
+    return count;
+}
+
+// Position-weighted sum over "ORIGIN-SEQ", so a swap of two characters changes it.
+static char
+check_letter(const char *body, size_t len)
+{
     uint32_t sum = 0;
-    for (size_t i = 0; body[i]; i++)
+    for (size_t i = 0; i < len; i++)
         sum = (sum * 31u + (uint8_t)body[i] * (uint32_t)(i + 1)) % 1000003u;
     return check_letters[sum % (sizeof check_letters - 1)];
+}
+
+// "ORIGIN-SEQ" into out (AUDIT_ID_MAX bytes); returns its length.
+static size_t
+put_body(char *out, const char *origin, uint64_t seq)
+{
+    size_t len = strnlen(origin, CRDT_NAME_MAX);
+    memcpy(out, origin, len);
+    out[len++] = '-';
+    return len + put_decimal(out + len, seq);
 }
 
 void
 audit_id_format(char *out, const char *origin, uint64_t seq)
 {
-    snprintf(out, AUDIT_ID_MAX, "%s-%llu-%c", origin, (unsigned long long)seq,
-             check_letter(origin, seq));
+    size_t len = put_body(out, origin, seq);
+    char letter = check_letter(out, len);
+    out[len++] = '-';
+    out[len++] = letter;
+    out[len] = 0;
 }
 
 int
@@ -58,7 +83,9 @@ audit_id_parse(const char *text, char *origin, uint64_t *seq)
     }
     memcpy(origin, text, name_len);
     origin[name_len] = 0;
-    if (value == 0 || check_letter(origin, value) != letter)
+    char body[AUDIT_ID_MAX];
+    size_t body_len = put_body(body, origin, value);
+    if (value == 0 || check_letter(body, body_len) != letter)
         return -SM_EINVAL;
     *seq = value;
     return 0;

@@ -251,6 +251,7 @@ typedef struct {
     smclient_t *client;
     const char *data_dir;
     const char *file_name;
+    json_tokener *tokener;
 } pipeline_t;
 
 static void
@@ -333,14 +334,34 @@ pipeline_drain(pipeline_t *pipe)
     return code;
 }
 
+static bool
+is_blank(const char *line)
+{
+    for (; *line; line++)
+        if (*line != ' ' && *line != '\t' && *line != '\r' && *line != '\n')
+            return false;
+    return true;
+}
+
 static void
-batch_add_line(batch_t *batch, const char *file_name, size_t line_number, const char *line)
+batch_add_line(batch_t *batch, json_tokener *tokener, const char *file_name, size_t line_number,
+               const char *line)
 {
     size_t index = batch->count;
     Storemesh__Command *command = &batch->commands[index];
     storemesh__command__init(command);
-    enum json_tokener_error error = json_tokener_success;
-    json_object *parsed = json_tokener_parse_verbose(line, &error);
+    // One tokener for the whole file: parsing a million lines allocates no tokeners.
+    json_tokener_reset(tokener);
+    json_object *parsed = json_tokener_parse_ex(tokener, line, (int)strlen(line));
+    enum json_tokener_error error = json_tokener_get_error(tokener);
+    if (parsed && (error != json_tokener_success ||
+                   !is_blank(line + json_tokener_get_parse_end(tokener)))) {
+        json_object_put(parsed); // one object per line, nothing after it
+        parsed = NULL;
+        error = json_tokener_error_parse_unexpected;
+    } else if (!parsed && error == json_tokener_continue) {
+        error = json_tokener_error_parse_eof; // the line ended inside a value
+    }
     char *number_text = NULL;
     char syntax[160];
     const char *problem = syntax;
@@ -363,14 +384,6 @@ batch_add_line(batch_t *batch, const char *file_name, size_t line_number, const 
     batch->count++;
 }
 
-static bool
-is_blank(const char *line)
-{
-    for (; *line; line++)
-        if (*line != ' ' && *line != '\t' && *line != '\r' && *line != '\n')
-            return false;
-    return true;
-}
 
 static int
 read_lines(pipeline_t *pipe, FILE *file, char *line)
@@ -391,7 +404,7 @@ read_lines(pipeline_t *pipe, FILE *file, char *line)
         }
         if (is_blank(line))
             continue;
-        batch_add_line(batch, pipe->file_name, line_number, line);
+        batch_add_line(batch, pipe->tokener, pipe->file_name, line_number, line);
         if (batch->count == CLI_BATCH_REQUEST_COMMANDS) {
             int code = pipeline_send_filling(pipe);
             if (code)
@@ -418,9 +431,11 @@ submit_batch(const cli_args_t *args)
     char *line = NULL;
     if (pipe.client) {
         pipe.slots = calloc(CLI_BATCH_WINDOW, sizeof *pipe.slots);
+        pipe.tokener = json_tokener_new();
         line = malloc(CLI_BATCH_LINE_MAX + 2);
-        code = pipe.slots && line ? read_lines(&pipe, file, line)
-                                  : cli_fail(CLI_EXIT_ENVIRONMENT, "out of memory");
+        code = pipe.slots && line && pipe.tokener
+                   ? read_lines(&pipe, file, line)
+                   : cli_fail(CLI_EXIT_ENVIRONMENT, "out of memory");
     }
     if (code == 0)
         code = pipe.worst;
@@ -429,6 +444,8 @@ submit_batch(const cli_args_t *args)
         smclient_response_free(pipe.slots[i].response);
     }
     free(pipe.slots);
+    if (pipe.tokener)
+        json_tokener_free(pipe.tokener);
     free(line);
     smclient_destroy(&pipe.client);
     if (file != stdin)

@@ -199,6 +199,8 @@ core_destroy(core_t **self_p)
         store_batch_free(&self->batches[i].batch);
     }
     overlay_destroy(&self->state_cache);
+    for (int i = 0; i < 3; i++)
+        crdt_buf_free(&self->scratch[i]);
     sodium_memzero(self->secret_key, sizeof self->secret_key);
     free(self);
     *self_p = NULL;
@@ -494,8 +496,8 @@ cache_committed_states(core_t *self, const store_batch_t *batch)
             continue;
         if (overlay_count(self->state_cache) >= CORE_STATE_CACHE_ENTRIES_MAX)
             overlay_clear(self->state_cache);
-        if (overlay_put(self->state_cache, STORE_CF_STATE, put->bytes, put->key_len,
-                        put->bytes + put->key_len, put->value_len) != 0) {
+        if (overlay_put(self->state_cache, STORE_CF_STATE, store_put_key(batch, put),
+                        put->key_len, store_put_value(batch, put), put->value_len) != 0) {
             overlay_clear(self->state_cache); // never serve a stale state
             return;
         }

@@ -75,6 +75,7 @@ struct core {
     size_t pending_commands;
 
     overlay_t *state_cache; // committed states by key (STORE_CF_STATE only)
+    crdt_buf_t scratch[3];  // staging buffers reused across commands (core_stage.c)
 
     // Double buffering: one batch is written while the next is built on top of it.
     core_batch_t batches[2];

@@ -1,6 +1,7 @@
 // core_stage: one command's path into a batch: idempotency, validation against the
 // rules, ownership, limits, then stamp (seq, HLC, rules hash, chain link), apply to
 // the field state, and stage log, state and idempotency puts.
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -320,9 +321,12 @@ owner_allows(core_t *self, const checked_t *checked, const core_command_t *comma
     return false;
 }
 
-// Reads a state through the overlay; *state malloc'd (NULL and 0 when absent).
-static int read_state(core_t *self, const uint8_t *key, size_t key_len, uint8_t **state,
-                      size_t *state_len);
+// Reads a field state: the batches not yet on disk, then the cache, then storage.
+// *state is borrowed until the next change to an overlay or the cache; when it
+// came from storage, *owned holds it and the caller frees *owned. An absent state
+// has length 0.
+static int read_state(core_t *self, const uint8_t *key, size_t key_len, const uint8_t **state,
+                      size_t *state_len, uint8_t **owned);
 
 // A first-writer-wins field already written here refuses a second write at once:
 // the till learns now, not after replication, that the voucher is spent. Writes
@@ -335,16 +339,17 @@ first_write_allows(core_t *self, const checked_t *checked, const core_command_t 
         return true;
     uint8_t key[KEYS_MAX];
     size_t key_len = keys_state(key, command->type, command->key, command->field);
-    uint8_t *state = NULL;
+    const uint8_t *state = NULL;
+    uint8_t *owned = NULL;
     size_t state_len = 0;
-    *rc = read_state(self, key, key_len, &state, &state_len);
+    *rc = read_state(self, key, key_len, &state, &state_len, &owned);
     if (*rc || state_len == 0) {
-        free(state);
+        free(owned);
         return *rc == 0;
     }
     crdt_view_t view;
     *rc = crdt_field_view(CRDT_KIND_FWW, state, state_len, NULL, &view);
-    free(state);
+    free(owned);
     if (*rc)
         return false;
     bool allowed = view.value_count == 0;
@@ -367,39 +372,30 @@ entity_has_origin_owner(const rules_entity_t *entity)
     return false;
 }
 
-// Reads a state through the overlay; *state malloc'd (NULL and 0 when absent).
 static int
-read_state(core_t *self, const uint8_t *key, size_t key_len, uint8_t **state, size_t *state_len)
+read_state(core_t *self, const uint8_t *key, size_t key_len, const uint8_t **state,
+           size_t *state_len, uint8_t **owned)
 {
-    const uint8_t *staged = NULL;
     *state = NULL;
     *state_len = 0;
-    if (core_pending_get(self, STORE_CF_STATE, key, key_len, &staged, state_len) == 0) {
-        *state = malloc(*state_len ? *state_len : 1);
-        if (!*state)
-            return -SM_ENOMEM;
-        memcpy(*state, staged, *state_len);
+    *owned = NULL;
+    if (core_pending_get(self, STORE_CF_STATE, key, key_len, state, state_len) == 0)
         return 0;
-    }
-    if (overlay_get(self->state_cache, STORE_CF_STATE, key, key_len, &staged, state_len) == 0) {
-        *state = malloc(*state_len ? *state_len : 1);
-        if (!*state)
-            return -SM_ENOMEM;
-        memcpy(*state, staged, *state_len);
+    if (overlay_get(self->state_cache, STORE_CF_STATE, key, key_len, state, state_len) == 0)
         return 0;
-    }
-    int rc = core_read(self, STORE_CF_STATE, key, key_len, state, state_len);
+    int rc = core_read(self, STORE_CF_STATE, key, key_len, owned, state_len);
     if (rc == -SM_ENOTFOUND) {
         *state_len = 0;
         return 0;
     }
-    if (rc == 0) {
-        if (overlay_count(self->state_cache) >= CORE_STATE_CACHE_ENTRIES_MAX)
-            overlay_clear(self->state_cache);
-        if (overlay_put(self->state_cache, STORE_CF_STATE, key, key_len, *state, *state_len))
-            overlay_clear(self->state_cache);
-    }
-    return rc;
+    if (rc)
+        return rc;
+    *state = *owned;
+    if (overlay_count(self->state_cache) >= CORE_STATE_CACHE_ENTRIES_MAX)
+        overlay_clear(self->state_cache);
+    if (overlay_put(self->state_cache, STORE_CF_STATE, key, key_len, *owned, *state_len))
+        overlay_clear(self->state_cache);
+    return 0;
 }
 
 // Applies op to the state at key into the overlay. The crdt layer is pure, so a
@@ -408,12 +404,13 @@ static int
 apply_to_overlay(core_t *self, crdt_kind_t kind, const uint8_t *key, size_t key_len,
                  const crdt_op_t *op, crdt_buf_t *scratch)
 {
-    uint8_t *state = NULL;
+    const uint8_t *state = NULL;
+    uint8_t *owned = NULL;
     size_t state_len = 0;
-    int rc = read_state(self, key, key_len, &state, &state_len);
+    int rc = read_state(self, key, key_len, &state, &state_len, &owned);
     if (rc == 0)
         rc = crdt_field_apply(kind, state, state_len, op, scratch);
-    free(state);
+    free(owned);
     return rc;
 }
 
@@ -422,10 +419,9 @@ typedef struct {
     size_t state_key_len;
     uint8_t creator_key[KEYS_MAX];
     size_t creator_key_len; // 0 when the entity type keeps no creator
-    crdt_buf_t field_state;
-    crdt_buf_t creator_state;
-    uint8_t *packed; // the Operation bytes
-    size_t packed_len;
+    crdt_buf_t *field_state;   // the core's scratch buffers, reused command after command
+    crdt_buf_t *creator_state;
+    crdt_buf_t *packed;        // the Operation bytes
 } staging_t;
 
 static int
@@ -458,11 +454,12 @@ pack_operation(core_t *self, const core_command_t *command, const checked_t *che
     }
     op.n_observed = observed_count;
     op.observed = tag_pointers;
-    out->packed_len = storemesh__operation__get_packed_size(&op);
-    out->packed = malloc(out->packed_len);
-    if (!out->packed)
+    size_t packed_len = storemesh__operation__get_packed_size(&op);
+    crdt_buf_reset(out->packed);
+    if (crdt_buf_reserve(out->packed, packed_len))
         return -SM_ENOMEM;
-    storemesh__operation__pack(&op, out->packed);
+    out->packed->len = storemesh__operation__pack(&op, out->packed->data);
+    assert(out->packed->len == packed_len);
     return 0;
 }
 
@@ -473,9 +470,10 @@ prepare(core_t *self, const core_command_t *command, const checked_t *checked,
 {
     crdt_kind_t kind = checked->rule->merge;
     out->state_key_len = keys_state(out->state_key, command->type, command->key, command->field);
-    uint8_t *state = NULL;
+    const uint8_t *state = NULL;
+    uint8_t *owned = NULL;
     size_t state_len = 0;
-    int rc = read_state(self, out->state_key, out->state_key_len, &state, &state_len);
+    int rc = read_state(self, out->state_key, out->state_key_len, &state, &state_len, &owned);
     if (rc)
         return rc;
     crdt_tag_t *observed = NULL;
@@ -490,8 +488,8 @@ prepare(core_t *self, const core_command_t *command, const checked_t *checked,
                     .observed = observed,
                     .observed_count = observed_count};
     if (rc == 0)
-        rc = crdt_field_apply(kind, state, state_len, &op, &out->field_state);
-    free(state);
+        rc = crdt_field_apply(kind, state, state_len, &op, out->field_state);
+    free(owned);
     if (rc == 0)
         rc = pack_operation(self, command, checked, stamp, observed, observed_count, out);
     free(observed);
@@ -505,7 +503,7 @@ prepare(core_t *self, const core_command_t *command, const checked_t *checked,
                             .value = self->name,
                             .value_len = strlen(self->name)};
     return apply_to_overlay(self, CRDT_KIND_FWW, out->creator_key, out->creator_key_len,
-                            &creator_op, &out->creator_state);
+                            &creator_op, out->creator_state);
 }
 
 static int
@@ -514,17 +512,16 @@ commit_staging(core_t *self, const core_command_t *command, const crdt_stamp_t *
 {
     int rc = overlay_put(self->staging->overlay, STORE_CF_STATE, staging->state_key,
                          staging->state_key_len,
-                         staging->field_state.data, staging->field_state.len);
+                         staging->field_state->data, staging->field_state->len);
     if (rc == 0 && staging->creator_key_len)
         rc = overlay_put(self->staging->overlay, STORE_CF_STATE, staging->creator_key,
-                         staging->creator_key_len, staging->creator_state.data,
-                         staging->creator_state.len);
+                         staging->creator_key_len, staging->creator_state->data,
+                         staging->creator_state->len);
     uint8_t log_key[KEYS_MAX];
     size_t log_key_len = keys_log(log_key, self->name, stamp->tag.seq);
     if (rc == 0)
         rc = store_batch_put(&self->staging->batch, STORE_CF_LOG, log_key, log_key_len,
-                             staging->packed,
-                             staging->packed_len);
+                             staging->packed->data, staging->packed->len);
     if (rc == 0 && command->command_id[0]) {
         uint8_t record[IDEM_RECORD_MAX];
         memcpy(record, log_key, log_key_len);
@@ -536,17 +533,9 @@ commit_staging(core_t *self, const core_command_t *command, const crdt_stamp_t *
     if (rc)
         return rc;
     self->staged.last_seq = stamp->tag.seq;
-    core_hash(self->staged.chain_head, staging->packed, staging->packed_len);
+    core_hash(self->staged.chain_head, staging->packed->data, staging->packed->len);
     self->staged.operations++;
     return 0;
-}
-
-static void
-staging_free(staging_t *staging)
-{
-    crdt_buf_free(&staging->field_state);
-    crdt_buf_free(&staging->creator_state);
-    free(staging->packed);
 }
 
 // Turns an apply failure into the client's answer; true when answered.
@@ -599,17 +588,14 @@ core_stage_command(core_t *self, core_request_t *request, size_t index,
 
     crdt_stamp_t stamp = {.hlc = hlc_now(&self->hlc, self->now_ms)};
     crdt_tag_set(&stamp.tag, self->name, self->staged.last_seq + 1);
-    staging_t staging = {0};
-    crdt_buf_init(&staging.field_state);
-    crdt_buf_init(&staging.creator_state);
+    staging_t staging = {.field_state = &self->scratch[0],
+                         .creator_state = &self->scratch[1],
+                         .packed = &self->scratch[2]};
     rc = prepare(self, command, &checked, &stamp, &staging);
-    if (rc && answer_apply_error(self, result, command, rc)) {
-        staging_free(&staging);
+    if (rc && answer_apply_error(self, result, command, rc))
         return 0;
-    }
     if (rc == 0)
         rc = commit_staging(self, command, &stamp, print, &staging);
-    staging_free(&staging);
     if (rc)
         return rc;
     result->code = CORE_RESULT_OK;

@@ -12,6 +12,7 @@ typedef struct {
     size_t key_len;
     uint8_t *value;
     size_t value_len;
+    size_t value_cap; // bytes allocated for value
     uint64_t hash;
 } entry_t;
 
@@ -122,18 +123,25 @@ overlay_put(overlay_t *self, store_cf_t cf, const uint8_t *key, size_t key_len,
 {
     uint64_t hash = hash_key(cf, key, key_len);
     size_t slot = find_slot(self, cf, key, key_len, hash);
+    if (self->slots[slot] != 0) {
+        entry_t *entry = &self->entries[self->slots[slot] - 1];
+        if (value_len > entry->value_cap) {
+            uint8_t *grown = realloc(entry->value, value_len);
+            if (!grown)
+                return -SM_ENOMEM;
+            entry->value = grown;
+            entry->value_cap = value_len;
+        }
+        if (value_len)
+            memmove(entry->value, value, value_len);
+        entry->value_len = value_len;
+        return 0;
+    }
     uint8_t *value_copy = malloc(value_len ? value_len : 1);
     if (!value_copy)
         return -SM_ENOMEM;
     if (value_len)
         memcpy(value_copy, value, value_len);
-    if (self->slots[slot] != 0) {
-        entry_t *entry = &self->entries[self->slots[slot] - 1];
-        free(entry->value);
-        entry->value = value_copy;
-        entry->value_len = value_len;
-        return 0;
-    }
     if (self->count == self->cap) {
         size_t cap = self->cap ? self->cap * 2 : 64;
         entry_t *entries = realloc(self->entries, cap * sizeof *entries);
@@ -146,8 +154,12 @@ overlay_put(overlay_t *self, store_cf_t cf, const uint8_t *key, size_t key_len,
     if (!key_copy)
         goto fail_free_value;
     memcpy(key_copy, key, key_len);
-    self->entries[self->count] = (entry_t){.cf = cf, .key = key_copy, .key_len = key_len,
-                                           .value = value_copy, .value_len = value_len,
+    self->entries[self->count] = (entry_t){.cf = cf,
+                                           .key = key_copy,
+                                           .key_len = key_len,
+                                           .value = value_copy,
+                                           .value_len = value_len,
+                                           .value_cap = value_len ? value_len : 1,
                                            .hash = hash};
     self->slots[slot] = (uint32_t)(++self->count);
     if (self->count * 2 > self->slot_count)

@@ -19,7 +19,7 @@ void overlay_destroy(overlay_t **self_p);
 void overlay_clear(overlay_t *self);
 size_t overlay_count(const overlay_t *self);
 
-// Copies key and value in. 0 or -SM_ENOMEM.
+// Copies key and value in (value may point into the overlay itself). 0 or -SM_ENOMEM.
 int overlay_put(overlay_t *self, store_cf_t cf, const uint8_t *key, size_t key_len,
                 const uint8_t *value, size_t value_len);
 // 0 with *value borrowed until the next put or clear; -SM_ENOTFOUND.

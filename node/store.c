@@ -14,17 +14,16 @@ store_batch_init(store_batch_t *self)
 void
 store_batch_clear(store_batch_t *self)
 {
-    for (size_t i = 0; i < self->count; i++)
-        free(self->puts[i].bytes);
     self->count = 0;
+    self->arena_len = 0;
     self->size_bytes = 0;
 }
 
 void
 store_batch_free(store_batch_t *self)
 {
-    store_batch_clear(self);
     free(self->puts);
+    free(self->arena);
     memset(self, 0, sizeof *self);
 }
 
@@ -42,14 +41,25 @@ store_batch_put(store_batch_t *self, store_cf_t cf, const void *key, size_t key_
         self->puts = puts;
         self->cap = cap;
     }
-    uint8_t *bytes = malloc(key_len + value_len + 1);
-    if (!bytes)
-        return -SM_ENOMEM;
-    memcpy(bytes, key, key_len);
+    size_t need = self->arena_len + key_len + value_len;
+    if (need > self->arena_cap) {
+        size_t cap = self->arena_cap ? self->arena_cap : 64 * 1024;
+        while (cap < need)
+            cap *= 2;
+        uint8_t *arena = realloc(self->arena, cap);
+        if (!arena)
+            return -SM_ENOMEM;
+        self->arena = arena;
+        self->arena_cap = cap;
+    }
+    memcpy(self->arena + self->arena_len, key, key_len);
     if (value_len)
-        memcpy(bytes + key_len, value, value_len);
-    self->puts[self->count++] = (store_put_t){
-        .cf = cf, .key_len = (uint32_t)key_len, .value_len = (uint32_t)value_len, .bytes = bytes};
+        memcpy(self->arena + self->arena_len + key_len, value, value_len);
+    self->puts[self->count++] = (store_put_t){.cf = cf,
+                                              .key_len = (uint32_t)key_len,
+                                              .value_len = (uint32_t)value_len,
+                                              .offset = self->arena_len};
+    self->arena_len = need;
     self->size_bytes += key_len + value_len;
     return 0;
 }

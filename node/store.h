@@ -41,23 +41,40 @@ typedef struct {
     void *ctx;
 } store_reader_t;
 
-// A batch of puts, written all or nothing. Owned by whoever built it.
+// A batch of puts, written all or nothing. Owned by whoever built it. Keys and
+// values live in one growing arena, so building a batch costs no allocation per
+// put once the arena has grown to its working size.
 typedef struct {
     store_cf_t cf;
     uint32_t key_len;
     uint32_t value_len;
-    uint8_t *bytes; // key then value, one allocation
+    size_t offset; // of the key in the arena; the value follows it
 } store_put_t;
 
 typedef struct {
     store_put_t *puts;
     size_t count;
     size_t cap;
+    uint8_t *arena;
+    size_t arena_len; // bytes in use
+    size_t arena_cap;
     size_t size_bytes; // keys + values, for limits and reporting
 } store_batch_t;
 
+static inline const uint8_t *
+store_put_key(const store_batch_t *batch, const store_put_t *put)
+{
+    return batch->arena + put->offset;
+}
+
+static inline const uint8_t *
+store_put_value(const store_batch_t *batch, const store_put_t *put)
+{
+    return batch->arena + put->offset + put->key_len;
+}
+
 void store_batch_init(store_batch_t *self);
-void store_batch_clear(store_batch_t *self); // frees the puts, keeps the array
+void store_batch_clear(store_batch_t *self); // forgets the puts, keeps the memory
 void store_batch_free(store_batch_t *self);
 // 0 or -SM_ENOMEM.
 int store_batch_put(store_batch_t *self, store_cf_t cf, const void *key, size_t key_len,

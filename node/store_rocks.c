@@ -205,8 +205,9 @@ store_rocks_write(store_rocks_t *self, const store_batch_t *batch, bool sync, ch
     rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
     for (size_t i = 0; i < batch->count; i++) {
         const store_put_t *put = &batch->puts[i];
-        rocksdb_writebatch_put_cf(wb, self->cfs[put->cf], (const char *)put->bytes, put->key_len,
-                                  (const char *)put->bytes + put->key_len, put->value_len);
+        rocksdb_writebatch_put_cf(wb, self->cfs[put->cf], (const char *)store_put_key(batch, put),
+                                  put->key_len, (const char *)store_put_value(batch, put),
+                                  put->value_len);
     }
     char *rocks_err = NULL;
     rocksdb_write(self->db, sync ? self->write_sync : self->write_nosync, wb, &rocks_err);
