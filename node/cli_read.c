@@ -163,9 +163,9 @@ print_status_text(const Storemesh__StatusReply *status)
     } else {
         printf("  this node is the authority (%s): it has no queue of its own\n", status->node);
     }
-    printf("  log: %llu operations, this node's last sequence %llu; %llu commands refused since "
-           "start\n",
-           (unsigned long long)status->operations, (unsigned long long)status->last_seq,
+    printf("  log: %llu operations, this node's last sequence %llu\n",
+           (unsigned long long)status->operations, (unsigned long long)status->last_seq);
+    printf("  commands refused since start: %llu\n",
            (unsigned long long)status->commands_refused);
     printf("  peers: none configured\n");
     for (size_t i = 0; i < status->n_actions; i++)

@@ -509,7 +509,9 @@ core_write_done(core_t *self, uint64_t batch_id, int rc)
 {
     assert(self->in_flight != NULL);
     assert(batch_id == self->in_flight->id);
+    self->write_error = rc;
     if (rc) {
+        self->write_failures++;
         fail_pending(self, rc);
         collect_ready(self);
         return;

@@ -67,6 +67,8 @@ struct core {
     uint64_t authority_contact_ms;
     uint64_t now_ms;
     uint64_t commands_refused;
+    int write_error;          // rc of the last write when it failed; 0 after a success
+    uint64_t write_failures;  // writes failed since the core started
 
     // requests not yet fully answered, FIFO; bounded by CORE_PENDING_COMMANDS_MAX
     core_request_t **requests;

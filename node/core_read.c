@@ -148,6 +148,15 @@ core_status(const core_t *self, uint64_t wall_ms, core_status_t *status)
     core_state_t offline =
         level(status->offline_seconds, limits->max_offline_s, limits->warn_at_percent);
     status->state = queue > offline ? queue : offline;
+    status->write_failures = self->write_failures;
+    if (self->write_error) {
+        status->state = CORE_STATE_LIMIT;
+        add_action(status,
+                   "Writing to disk fails (%s): new sales are answered 'failed' and are not "
+                   "recorded; everything accepted before is safe. Free disk space or fix the "
+                   "disk, then restart the node.",
+                   sm_strerror(self->write_error));
+    }
     if (queue == CORE_STATE_LIMIT)
         add_action(status,
                    "Queue full: %" PRIu64 " sales and changes wait for %s (limit %" PRIu64

@@ -4,10 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#if __has_include("bench.h")
 #include "bench.h"
-#define SM_HAVE_BENCH 1
-#endif
 #include "cli.h"
 #include "daemon.h"
 #include "sm_error.h"
@@ -115,10 +112,8 @@ main(int argc, char **argv)
         return argc < 2 ? CLI_EXIT_USAGE : CLI_EXIT_OK;
     }
     const char *command = argv[1];
-#ifdef SM_HAVE_BENCH
     if (strcmp(command, "bench") == 0)
         return bench_local_main(argc - 2, argv + 2, argv[0]);
-#endif
     cli_args_t args;
     int rc = parse_args(argc - 2, argv + 2, &args);
     if (rc)

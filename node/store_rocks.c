@@ -58,6 +58,10 @@ store_rocks_open(const char *path, bool create, int *rc, char *err, size_t err_s
     rocksdb_options_set_max_write_buffer_number(self->options, 3);
     rocksdb_options_set_max_background_jobs(self->options, 2);
     rocksdb_options_set_keep_log_file_num(self->options, 4);
+    // Debian's librocksdb keeps its assertions on, and on a full disk its own info
+    // log write fails and asserts, killing the node. Only fatal messages go to the
+    // LOG file; the node reports write errors itself.
+    rocksdb_options_set_info_log_level(self->options, 4 /* FATAL_LEVEL */);
     // Most idempotency lookups miss (a new command ID): bloom filters in the memtable
     // and in every table file answer a miss without a search.
     rocksdb_options_set_memtable_whole_key_filtering(self->options, 1);

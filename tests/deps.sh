@@ -4,7 +4,7 @@
 set -euo pipefail
 packages=(build-essential cmake pkg-config libzmq3-dev libczmq-dev librocksdb-dev
           libprotobuf-c-dev protobuf-c-compiler libsodium-dev libcriterion-dev
-          libyaml-dev libjson-c-dev)
+          libyaml-dev libjson-c-dev jq)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||
