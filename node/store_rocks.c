@@ -172,7 +172,7 @@ rocks_scan(void *ctx, store_cf_t cf, const uint8_t *prefix, size_t prefix_len,
         size_t key_len = 0;
         size_t value_len = 0;
         const uint8_t *key = (const uint8_t *)rocksdb_iter_key(it, &key_len);
-        if (key_len < prefix_len || memcmp(key, prefix, prefix_len) != 0)
+        if (key_len < prefix_len || (prefix_len > 0 && memcmp(key, prefix, prefix_len) != 0))
             break;
         const uint8_t *value = (const uint8_t *)rocksdb_iter_value(it, &value_len);
         if (fn(arg, key, key_len, value, value_len))
