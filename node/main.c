@@ -20,7 +20,7 @@ static const char usage[] =
     "  storemesh status --data DIR [--json]\n"
     "  storemesh audit  --data DIR AUDIT_ID [--json]\n"
     "  storemesh digest --data DIR\n"
-    "  storemesh bench local [--ops N] [--dir DIR] [--rules FILE]\n"
+    "  storemesh bench local [--ops N] [--dir DIR] [--rules FILE] [--keep]\n"
     "exit codes: 0 ok, 1 environment (data directory, disk), 2 bad usage or input,\n"
     "            3 node not running, 4 refused by a rule or a limit (docs/CLI.md)\n";
 
