@@ -160,6 +160,8 @@ core_new(const core_config_t *config, char *err, size_t err_size)
         snprintf(err, err_size, "cannot read node metadata: %s", sm_strerror(rc));
         goto fail_free;
     }
+    if (core_origins_load(self, err, err_size))
+        goto fail_free;
     self->staged = self->durable;
     return self;
 
@@ -198,6 +200,8 @@ core_destroy(core_t **self_p)
         overlay_destroy(&self->batches[i].overlay);
         store_batch_free(&self->batches[i].batch);
     }
+    core_origins_free(self);
+    core_replicate_free(self);
     overlay_destroy(&self->state_cache);
     for (int i = 0; i < 3; i++)
         crdt_buf_free(&self->scratch[i]);
@@ -292,12 +296,14 @@ void
 core_tick(core_t *self, uint64_t wall_ms)
 {
     self->now_ms = wall_ms;
+    core_replicate_tick(self);
 }
 
 bool
 core_is_busy(const core_t *self)
 {
-    return self->request_count > 0 || self->in_flight || self->staging->waiter_count > 0;
+    return self->request_count > 0 || self->in_flight || self->staging->waiter_count > 0 ||
+           self->staging->remote_operations > 0;
 }
 
 int
@@ -379,9 +385,17 @@ put_head(core_t *self)
                              strlen(KEYS_META_SELF), record, sizeof record);
     if (rc)
         return rc;
+    uint8_t authority[16]; // what the authority acknowledged, and when we last heard it
+    keys_put_be64(authority, self->authority_acked_seq);
+    keys_put_be64(authority + 8, self->authority_contact_ms);
+    rc = store_batch_put(&self->staging->batch, STORE_CF_META, KEYS_META_AUTHORITY,
+                         strlen(KEYS_META_AUTHORITY), authority, sizeof authority);
+    if (rc)
+        return rc;
     uint8_t vv_key[KEYS_MAX];
-    uint8_t vv_value[8];
+    uint8_t vv_value[8 + CORE_HASH_BYTES]; // the same record as other origins' (core_origins.c)
     keys_put_be64(vv_value, self->staged.last_seq);
+    memcpy(vv_value + 8, self->staged.chain_head, CORE_HASH_BYTES);
     return store_batch_put(&self->staging->batch, STORE_CF_META, vv_key,
                            keys_vv(vv_key, self->name), vv_value, sizeof vv_value);
 }
@@ -390,6 +404,8 @@ static void
 batch_reset(core_batch_t *batch)
 {
     batch->waiter_count = 0;
+    batch->origin_update_count = 0;
+    batch->remote_operations = 0;
     overlay_clear(batch->overlay);
     store_batch_clear(&batch->batch);
 }
@@ -410,8 +426,8 @@ fail_waiters(core_batch_t *batch, const char *message)
 // A write failed (or a batch could not be built): every command not yet on disk
 // is answered "failed" and the head rolls back to what storage holds. The staging
 // batch goes too: it was built on top of the failed one.
-static void
-fail_pending(core_t *self, int rc)
+void
+core_fail_pending(core_t *self, int rc)
 {
     char message[CORE_MESSAGE_MAX];
     snprintf(message, sizeof message,
@@ -427,6 +443,7 @@ fail_pending(core_t *self, int rc)
     fail_waiters(self->staging, message);
     batch_reset(self->staging);
     self->staged = self->durable;
+    core_origins_rollback(self);
 }
 
 // Stages waiting commands, oldest request first, until the batch is full.
@@ -462,6 +479,10 @@ seal_staging(core_t *self)
     if (rc == 0)
         rc = put_head(self);
     if (rc == 0)
+        rc = core_origins_put(self);
+    // Only a batch with this node's own operations gets a new seal; other origins'
+    // seals arrived with their operations.
+    if (rc == 0 && self->staged.last_seq > self->durable.last_seq)
         rc = seal_batch(self);
     if (rc)
         return rc;
@@ -479,10 +500,11 @@ core_flush(core_t *self, uint64_t wall_ms)
 {
     core_tick(self, wall_ms);
     int rc = stage_pending(self);
-    if (rc == 0 && !self->in_flight && self->staging->waiter_count > 0)
+    if (rc == 0 && !self->in_flight &&
+        (self->staging->waiter_count > 0 || self->staging->remote_operations > 0))
         rc = seal_staging(self);
     if (rc)
-        fail_pending(self, rc);
+        core_fail_pending(self, rc);
     collect_ready(self);
 }
 
@@ -512,7 +534,7 @@ core_write_done(core_t *self, uint64_t batch_id, int rc)
     self->write_error = rc;
     if (rc) {
         self->write_failures++;
-        fail_pending(self, rc);
+        core_fail_pending(self, rc);
         collect_ready(self);
         return;
     }
@@ -520,7 +542,9 @@ core_write_done(core_t *self, uint64_t batch_id, int rc)
     for (size_t i = 0; i < batch->waiter_count; i++)
         batch->waiters[i].request->unresolved--;
     self->durable = batch->head;
+    core_origins_commit(self, batch);
     cache_committed_states(self, &batch->batch);
+    core_replicate_after_write(self, batch);
     batch_reset(batch);
     self->in_flight = NULL;
     self->write_handed_out = false;
@@ -542,6 +566,18 @@ core_next_effect(core_t *self, core_effect_t *effect)
         effect->request_id = request->request_id;
         effect->result_count = request->count;
         effect->results = request->results;
+        return true;
+    }
+    free(self->send_handed_out.bytes);
+    self->send_handed_out.bytes = NULL;
+    if (self->send_count > 0) {
+        self->send_handed_out = self->sends[0];
+        memmove(self->sends, self->sends + 1, (self->send_count - 1) * sizeof *self->sends);
+        self->send_count--;
+        effect->kind = CORE_EFFECT_SEND;
+        effect->peer = self->send_handed_out.peer;
+        effect->bytes = self->send_handed_out.bytes;
+        effect->len = self->send_handed_out.len;
         return true;
     }
     if (self->in_flight && !self->write_handed_out) {

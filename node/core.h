@@ -35,6 +35,9 @@
 #define CORE_BATCH_COMMANDS_DEFAULT 1000
 #define CORE_MESSAGE_MAX 512         // bytes of one result message
 #define CORE_ACTIONS_MAX 4
+#define CORE_ANTI_ENTROPY_MS 1000   // Hello to every peer this often
+#define CORE_PEER_TIMEOUT_MS 5000   // a peer not heard from for this long is disconnected
+#define CORE_PEER_CREDIT_BATCHES 8  // operation batches a peer may send unacknowledged
 
 typedef enum {
     CORE_RESULT_OK = 0,
@@ -67,6 +70,7 @@ typedef struct {
 typedef enum {
     CORE_EFFECT_WRITE = 1, // write batch atomically (fsync'd when sync), then core_write_done
     CORE_EFFECT_REPLY = 2, // send results to the client of request_id
+    CORE_EFFECT_SEND = 3,  // send bytes (a PeerMessage) to peer; no completion event
 } core_effect_kind_t;
 
 typedef struct {
@@ -77,7 +81,24 @@ typedef struct {
     uint64_t request_id;         // REPLY
     size_t result_count;         // REPLY
     const core_result_t *results; // REPLY: borrowed until the next core_next_effect
+    const char *peer;             // SEND: borrowed until the next core_next_effect
+    const uint8_t *bytes;         // SEND
+    size_t len;                   // SEND
 } core_effect_t;
+
+// Counts of what replication refused or noticed, since the core started.
+typedef struct {
+    uint64_t operations_received; // applied from peers
+    uint64_t batches_sent;
+    uint64_t malformed;           // peer messages that do not decode
+    uint64_t forged;              // seal signature invalid
+    uint64_t broken_chain;        // altered, reordered or wrong-origin operations
+    uint64_t gaps;                // batches that start past what we hold (asked again)
+    uint64_t unknown_origin;      // no public key to verify the origin with
+    uint64_t unknown_peer;        // messages from a name not in the peer table
+    uint64_t rules_mismatch;      // Hellos carrying another rules hash
+    uint64_t apply_failed;        // verified operations whose merge failed (state unchanged)
+} core_replication_counters_t;
 
 typedef struct {
     const char *name;            // this node's name (the origin it stamps)
@@ -158,6 +179,35 @@ void core_audit_free(core_audit_t *audit);
 
 // Hex BLAKE2b-256 over every state entry in key order. 0, -SM_EIO.
 int core_digest(const core_t *self, char hex[65], uint64_t *field_count);
+
+// ---- replication ----
+
+typedef struct {
+    const char *name;
+    const uint8_t *public_key; // crypto_sign_PUBLICKEYBYTES
+    bool exchange;             // a link: exchange with it; false: only trust its key
+                               // for operations relayed by others
+} core_peer_t;
+
+// Replaces the peer table: who this core exchanges with, and whose keys it trusts
+// to verify operations. State of peers that stay is kept. 0, -SM_EFULL, -SM_ENOMEM.
+int core_set_peers(core_t *self, const core_peer_t *peers, size_t count);
+// Event: a PeerMessage from peer (authenticated by the transport). Bad input is
+// counted and dropped; it never stops the core.
+void core_peer_receive(core_t *self, const char *peer, const uint8_t *bytes, size_t len,
+                       uint64_t wall_ms);
+
+typedef struct {
+    const char *name;
+    bool connected;           // heard from within CORE_PEER_TIMEOUT_MS
+    uint64_t last_receive_ms; // 0: never
+    uint64_t we_owe;          // operations we hold that it lacks
+    uint64_t they_owe;        // operations it holds that we lack
+} core_peer_status_t;
+// Fills up to max entries; returns how many peers there are.
+size_t core_peers_status(const core_t *self, uint64_t wall_ms, core_peer_status_t *out,
+                         size_t max);
+const core_replication_counters_t *core_counters(const core_t *self);
 
 const char *core_name(const core_t *self);
 const rules_t *core_rules(const core_t *self);

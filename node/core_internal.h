@@ -8,6 +8,7 @@
 #include "core.h"
 #include "hlc.h"
 #include "overlay.h"
+#include "storemesh.pb-c.h"
 
 #define CORE_HASH_BYTES 32
 // Committed field states kept in memory, so hot keys (a best-selling SKU) are not
@@ -37,6 +38,40 @@ typedef struct {
     size_t index;
 } core_waiter_t;
 
+// Another origin's chain as this node holds it (docs/PROTOCOL.md).
+#define CORE_ORIGINS_MAX 4096
+typedef struct {
+    char name[CRDT_NAME_MAX + 1];
+    uint64_t durable_seq;                   // highest contiguous seq on disk
+    uint8_t durable_head[CORE_HASH_BYTES];  // hash of operation durable_seq
+    uint64_t staged_seq;                    // including batches not yet on disk
+    uint8_t staged_head[CORE_HASH_BYTES];
+    bool has_key;                           // public_key is known (a peer, or this node)
+    uint8_t public_key[crypto_sign_PUBLICKEYBYTES];
+} core_origin_t;
+
+// What one batch advanced an origin to; applied to durable when the batch is on disk.
+typedef struct {
+    char name[CRDT_NAME_MAX + 1];
+    uint64_t seq;
+    uint8_t head[CORE_HASH_BYTES];
+} core_origin_update_t;
+
+// A peer link's protocol state (the transport authenticated it by name).
+#define CORE_PEERS_MAX 1024
+typedef struct {
+    char name[CRDT_NAME_MAX + 1];
+    uint8_t public_key[crypto_sign_PUBLICKEYBYTES];
+    struct core_vv *their_have; // its version vector, from its last Hello or Ack
+    struct core_vv *sent;       // their_have advanced by what we sent since
+    uint32_t credit;            // batches it accepts unacknowledged
+    uint32_t in_flight;         // batches sent since its last Ack or Hello
+    uint64_t last_receive_ms;   // 0: never
+    bool ack_due;               // it sent operations: Ack once they are on disk
+    bool hello_seen;            // we know its version vector
+    bool exchange;              // a link; false: its key only (an origin seen by relay)
+} core_peer_state_t;
+
 // One group-commit batch: its puts, the staged states it wrote (so later commands
 // read them before they are on disk), and the commands waiting for it.
 typedef struct {
@@ -47,7 +82,20 @@ typedef struct {
     size_t waiter_count;
     size_t waiter_cap;
     core_head_t head; // this origin's head once the batch is on disk (set when sealed)
+    core_origin_update_t *origin_updates; // other origins' operations in this batch
+    size_t origin_update_count;
+    size_t origin_update_cap;
+    size_t remote_operations; // other origins' operations staged
 } core_batch_t;
+
+// Outgoing peer messages, bounded: when full, messages are dropped and anti-entropy
+// sends again on the next round.
+#define CORE_SEND_QUEUE_MAX 1024
+typedef struct {
+    char peer[CRDT_NAME_MAX + 1];
+    uint8_t *bytes;
+    size_t len;
+} core_send_t;
 
 struct core {
     char name[CRDT_NAME_MAX + 1];
@@ -85,6 +133,18 @@ struct core {
     core_batch_t *in_flight; // the batch being written, or NULL
     bool write_handed_out;   // the in-flight batch's WRITE effect was taken
 
+    // replication (core_replicate.c, core_origins.c)
+    core_origin_t *origins; // sorted by name; not including this node
+    size_t origin_count;
+    core_peer_state_t *peers;
+    size_t peer_count;
+    struct core_vv *authority_have; // the authority's version vector as far as known
+    uint64_t next_hello_ms;
+    core_send_t *sends; // FIFO of CORE_SEND_QUEUE_MAX
+    size_t send_count;
+    core_send_t send_handed_out;
+    core_replication_counters_t counters;
+
     // replies ready to hand out, FIFO
     core_request_t **ready;
     size_t ready_count;
@@ -102,6 +162,35 @@ int core_stage_command(core_t *self, core_request_t *request, size_t index,
 // until the next change to a batch, or -SM_ENOTFOUND.
 int core_pending_get(const core_t *self, store_cf_t cf, const uint8_t *key, size_t key_len,
                      const uint8_t **value, size_t *value_len);
+
+// core.c: a batch could not be built or written: everything not yet on disk is
+// answered "failed" and the heads roll back to what storage holds.
+void core_fail_pending(core_t *self, int rc);
+
+// core_stage.c: applies another origin's verified operation (its exact bytes and
+// their decoding) to the staging batch. 0; <0 when the batch can no longer be
+// trusted (the caller fails it). A merge the rules cannot apply is counted.
+int core_stage_remote(core_t *self, const uint8_t *bytes, size_t len,
+                      const Storemesh__Operation *op);
+
+// core_origins.c
+int core_origins_load(core_t *self, char *err, size_t err_size);
+core_origin_t *core_origin_find(const core_t *self, const char *name);
+// Finds or adds name (bounded by CORE_ORIGINS_MAX). NULL when full or out of memory.
+core_origin_t *core_origin_add(core_t *self, const char *name);
+// Records in the staging batch that it advanced origin to (seq, head).
+int core_origin_stage(core_t *self, core_origin_t *origin, uint64_t seq,
+                      const uint8_t head[CORE_HASH_BYTES]);
+// Meta puts for every origin the staging batch advanced.
+int core_origins_put(core_t *self);
+void core_origins_commit(core_t *self, const core_batch_t *batch);
+void core_origins_rollback(core_t *self);
+void core_origins_free(core_t *self);
+
+// core_replicate.c
+void core_replicate_tick(core_t *self);
+void core_replicate_after_write(core_t *self, const core_batch_t *batch);
+void core_replicate_free(core_t *self);
 
 // core_read.c helpers shared with staging
 int core_read(const core_t *self, store_cf_t cf, const uint8_t *key, size_t key_len,

@@ -604,3 +604,77 @@ core_stage_command(core_t *self, core_request_t *request, size_t index,
     audit_id_format(result->audit_id, self->name, stamp.tag.seq);
     return add_waiter(self, request, index);
 }
+
+// ---- operations of other origins ----
+
+// Fills tags from the operation's causal context; false when one is not valid.
+static bool
+observed_from_proto(const Storemesh__Operation *op, crdt_tag_t *tags)
+{
+    if (op->n_observed > CRDT_OBSERVED_MAX)
+        return false;
+    for (size_t i = 0; i < op->n_observed; i++) {
+        const Storemesh__Tag *tag = op->observed[i];
+        if (!tag || !tag->origin || crdt_tag_set(&tags[i], tag->origin, tag->seq) != 0)
+            return false;
+    }
+    return true;
+}
+
+// Merges into the staging overlay; a merge the state refuses is counted and leaves
+// the state as it was, the same on every node that holds the operation.
+static int
+merge_remote(core_t *self, crdt_kind_t kind, const uint8_t *key, size_t key_len,
+             const crdt_op_t *op)
+{
+    crdt_buf_t *scratch = &self->scratch[0];
+    int rc = apply_to_overlay(self, kind, key, key_len, op, scratch);
+    if (rc == 0)
+        return overlay_put(self->staging->overlay, STORE_CF_STATE, key, key_len, scratch->data,
+                           scratch->len);
+    if (rc == -SM_ENOMEM || rc == -SM_EIO)
+        return rc;
+    self->counters.apply_failed++;
+    return 0;
+}
+
+int
+core_stage_remote(core_t *self, const uint8_t *bytes, size_t len, const Storemesh__Operation *op)
+{
+    uint8_t log_key[KEYS_MAX];
+    size_t log_key_len = keys_log(log_key, op->origin, op->seq);
+    int rc = store_batch_put(&self->staging->batch, STORE_CF_LOG, log_key, log_key_len, bytes, len);
+    if (rc)
+        return rc;
+    self->staged.operations++;
+    hlc_observe(&self->hlc, op->hlc);
+    const rules_entity_t *entity = rules_entity(self->rules, op->type);
+    const rules_field_t *rule = entity ? rules_field(entity, op->field) : NULL;
+    crdt_tag_t observed[CRDT_OBSERVED_MAX];
+    size_t key_length = strlen(op->key);
+    if (!rule || key_length == 0 || key_length > KEYS_ENTITY_KEY_MAX ||
+        !observed_from_proto(op, observed)) {
+        // Logged (the chain stays whole) but not merged: another rules file, or damage.
+        self->counters.apply_failed++;
+        return 0;
+    }
+    crdt_op_t merge = {.stamp = {.hlc = op->hlc},
+                       .kind = (crdt_op_kind_t)op->op,
+                       .delta = op->delta,
+                       .value = (const char *)op->value.data,
+                       .value_len = op->value.len,
+                       .observed = observed,
+                       .observed_count = op->n_observed};
+    crdt_tag_set(&merge.stamp.tag, op->origin, op->seq);
+    uint8_t key[KEYS_MAX];
+    size_t key_len = keys_state(key, op->type, op->key, op->field);
+    rc = merge_remote(self, rule->merge, key, key_len, &merge);
+    if (rc || !entity_has_origin_owner(entity))
+        return rc;
+    crdt_op_t creator = {.stamp = merge.stamp,
+                         .kind = CRDT_OP_SET,
+                         .value = op->origin,
+                         .value_len = strlen(op->origin)};
+    key_len = keys_state(key, op->type, op->key, "");
+    return merge_remote(self, CRDT_KIND_FWW, key, key_len, &creator);
+}

@@ -1,0 +1,782 @@
+// core_replicate: anti-entropy between peers, as events in and effects out. On a
+// timer and on connect each side says what it holds (Hello: a version vector);
+// each streams what the other lacks in batches that end at a sealed chain head
+// (OpsBatch), within the credit the receiver granted; the receiver verifies the
+// seal's Ed25519 signature and every hash link against the origin's public key,
+// over the exact bytes the origin signed, before anything is applied, writes them
+// with their state changes in a group-commit batch, and answers with an Ack once
+// they are on disk. docs/PROTOCOL.md is the wire description.
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core_internal.h"
+#include "keys.h"
+#include "sm_error.h"
+#include "storemesh.pb-c.h"
+
+// Largest OpsBatch in operations: an origin's group-commit batch is at most
+// 10,000 commands (node.yaml batch_commands_max), and a batch ends at its seal.
+#define CORE_OPS_BATCH_MAX 10000
+// Other origins' operations staged and not yet written; above it, incoming
+// batches are dropped and sent again after the next Hello.
+#define CORE_STAGED_REMOTE_MAX 20000
+
+// ---- version vectors ----
+
+typedef struct {
+    char origin[CRDT_NAME_MAX + 1];
+    uint64_t seq;
+} vv_entry_t;
+
+struct core_vv {
+    vv_entry_t *entries; // sorted by origin
+    size_t count;
+    size_t cap;
+};
+
+static struct core_vv *
+vv_new(void)
+{
+    return calloc(1, sizeof(struct core_vv));
+}
+
+static void
+vv_free(struct core_vv *vv)
+{
+    if (vv)
+        free(vv->entries);
+    free(vv);
+}
+
+static size_t
+vv_lower_bound(const struct core_vv *vv, const char *origin)
+{
+    size_t low = 0;
+    size_t high = vv->count;
+    while (low < high) {
+        size_t mid = low + (high - low) / 2;
+        if (strcmp(vv->entries[mid].origin, origin) < 0)
+            low = mid + 1;
+        else
+            high = mid;
+    }
+    return low;
+}
+
+static uint64_t
+vv_get(const struct core_vv *vv, const char *origin)
+{
+    size_t index = vv_lower_bound(vv, origin);
+    if (index < vv->count && strcmp(vv->entries[index].origin, origin) == 0)
+        return vv->entries[index].seq;
+    return 0;
+}
+
+// Raises origin to at least seq. 0, -SM_EFULL (more origins than any mesh has),
+// -SM_ENOMEM, -SM_EINVAL (a name that is not a node name).
+static int
+vv_raise(struct core_vv *vv, const char *origin, uint64_t seq)
+{
+    size_t index = vv_lower_bound(vv, origin);
+    if (index < vv->count && strcmp(vv->entries[index].origin, origin) == 0) {
+        if (seq > vv->entries[index].seq)
+            vv->entries[index].seq = seq;
+        return 0;
+    }
+    size_t len = strlen(origin);
+    if (len == 0 || len > CRDT_NAME_MAX)
+        return -SM_EINVAL;
+    if (vv->count >= CORE_ORIGINS_MAX + 1)
+        return -SM_EFULL;
+    if (vv->count == vv->cap) {
+        size_t cap = vv->cap ? vv->cap * 2 : 16;
+        vv_entry_t *grown = realloc(vv->entries, cap * sizeof *grown);
+        if (!grown)
+            return -SM_ENOMEM;
+        vv->entries = grown;
+        vv->cap = cap;
+    }
+    memmove(&vv->entries[index + 1], &vv->entries[index],
+            (vv->count - index) * sizeof *vv->entries);
+    vv->count++;
+    memset(&vv->entries[index], 0, sizeof vv->entries[index]);
+    memcpy(vv->entries[index].origin, origin, len);
+    vv->entries[index].seq = seq;
+    return 0;
+}
+
+static int
+vv_raise_from_proto(struct core_vv *vv, Storemesh__VvEntry *const *entries, size_t count)
+{
+    if (count > CORE_ORIGINS_MAX + 1)
+        return -SM_EFULL;
+    for (size_t i = 0; i < count; i++) {
+        if (!entries[i] || !entries[i]->origin)
+            return -SM_ECORRUPT;
+        int rc = vv_raise(vv, entries[i]->origin, entries[i]->seq);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+// ---- what this node holds ----
+
+static uint64_t
+held_seq(const core_t *self, const char *origin)
+{
+    if (strcmp(origin, self->name) == 0)
+        return self->durable.last_seq;
+    const core_origin_t *found = core_origin_find(self, origin);
+    return found ? found->durable_seq : 0;
+}
+
+// Our durable version vector as proto entries; storage holds count + 1 entries.
+typedef struct {
+    Storemesh__VvEntry *storage;
+    Storemesh__VvEntry **pointers;
+    size_t count;
+} proto_vv_t;
+
+static int
+proto_vv_alloc(proto_vv_t *out, size_t count)
+{
+    out->count = 0;
+    out->storage = calloc(count + 1, sizeof *out->storage);
+    out->pointers = calloc(count + 1, sizeof *out->pointers);
+    return out->storage && out->pointers ? 0 : -SM_ENOMEM;
+}
+
+static void
+proto_vv_add(proto_vv_t *out, const char *origin, uint64_t seq)
+{
+    Storemesh__VvEntry *entry = &out->storage[out->count];
+    storemesh__vv_entry__init(entry);
+    entry->origin = (char *)origin;
+    entry->seq = seq;
+    out->pointers[out->count++] = entry;
+}
+
+static void
+proto_vv_free(proto_vv_t *vv)
+{
+    free(vv->storage);
+    free(vv->pointers);
+}
+
+static int
+our_have(const core_t *self, proto_vv_t *out)
+{
+    if (proto_vv_alloc(out, self->origin_count + 1))
+        return -SM_ENOMEM;
+    if (self->durable.last_seq > 0)
+        proto_vv_add(out, self->name, self->durable.last_seq);
+    for (size_t i = 0; i < self->origin_count; i++)
+        if (self->origins[i].durable_seq > 0)
+            proto_vv_add(out, self->origins[i].name, self->origins[i].durable_seq);
+    return 0;
+}
+
+static int
+authority_vv(const core_t *self, proto_vv_t *out)
+{
+    const struct core_vv *vv = self->authority_have;
+    if (proto_vv_alloc(out, vv ? vv->count : 0))
+        return -SM_ENOMEM;
+    for (size_t i = 0; vv && i < vv->count; i++)
+        proto_vv_add(out, vv->entries[i].origin, vv->entries[i].seq);
+    return 0;
+}
+
+// ---- sending ----
+
+static core_peer_state_t *
+peer_find(const core_t *self, const char *name)
+{
+    for (size_t i = 0; i < self->peer_count; i++)
+        if (strcmp(self->peers[i].name, name) == 0)
+            return &self->peers[i];
+    return NULL;
+}
+
+static core_peer_state_t *
+link_find(const core_t *self, const char *name)
+{
+    core_peer_state_t *peer = peer_find(self, name);
+    return peer && peer->exchange ? peer : NULL;
+}
+
+// Packs message for peer into the send queue; dropped when the queue is full
+// (anti-entropy sends it again), never blocking the core.
+static void
+queue_send(core_t *self, const char *peer, Storemesh__PeerMessage *message)
+{
+    if (!self->sends) {
+        self->sends = calloc(CORE_SEND_QUEUE_MAX, sizeof *self->sends);
+        if (!self->sends)
+            return;
+    }
+    if (self->send_count >= CORE_SEND_QUEUE_MAX)
+        return;
+    message->version = 1;
+    size_t len = storemesh__peer_message__get_packed_size(message);
+    uint8_t *bytes = malloc(len ? len : 1);
+    if (!bytes)
+        return;
+    storemesh__peer_message__pack(message, bytes);
+    core_send_t *send = &self->sends[self->send_count++];
+    snprintf(send->peer, sizeof send->peer, "%s", peer);
+    send->bytes = bytes;
+    send->len = len;
+}
+
+static void
+send_have(core_t *self, const core_peer_state_t *peer, bool hello)
+{
+    proto_vv_t have = {0};
+    proto_vv_t authority = {0};
+    if (our_have(self, &have) == 0 && authority_vv(self, &authority) == 0) {
+        Storemesh__PeerMessage message = STOREMESH__PEER_MESSAGE__INIT;
+        Storemesh__Hello hello_body = STOREMESH__HELLO__INIT;
+        Storemesh__Ack ack_body = STOREMESH__ACK__INIT;
+        if (hello) {
+            hello_body.node = self->name;
+            hello_body.mesh = (char *)rules_mesh(self->rules);
+            hello_body.rules_hash =
+                (ProtobufCBinaryData){RULES_HASH_BYTES, (uint8_t *)rules_hash(self->rules)};
+            hello_body.n_have = have.count;
+            hello_body.have = have.pointers;
+            hello_body.n_authority_have = authority.count;
+            hello_body.authority_have = authority.pointers;
+            hello_body.credit = CORE_PEER_CREDIT_BATCHES;
+            message.body_case = STOREMESH__PEER_MESSAGE__BODY_HELLO;
+            message.hello = &hello_body;
+        } else {
+            ack_body.n_have = have.count;
+            ack_body.have = have.pointers;
+            ack_body.n_authority_have = authority.count;
+            ack_body.authority_have = authority.pointers;
+            ack_body.credit = CORE_PEER_CREDIT_BATCHES;
+            message.body_case = STOREMESH__PEER_MESSAGE__BODY_ACK;
+            message.ack = &ack_body;
+        }
+        queue_send(self, peer->name, &message);
+    }
+    proto_vv_free(&have);
+    proto_vv_free(&authority);
+}
+
+typedef struct {
+    uint64_t next_seq; // the seq expected next
+    uint64_t last_seq; // the seal's seq: the last operation of the batch
+    ProtobufCBinaryData *operations;
+    size_t count;
+    int rc;
+} ops_scan_t;
+
+static int
+collect_operation(void *arg, const uint8_t *key, size_t key_len, const uint8_t *value,
+                  size_t value_len)
+{
+    ops_scan_t *scan = arg;
+    char origin[CRDT_NAME_MAX + 1];
+    uint64_t seq = 0;
+    if (keys_log_parse(key, key_len, origin, &seq) || seq != scan->next_seq) {
+        scan->rc = -SM_ECORRUPT; // a hole in our own log: never send across it
+        return 1;
+    }
+    uint8_t *copy = malloc(value_len ? value_len : 1);
+    if (!copy) {
+        scan->rc = -SM_ENOMEM;
+        return 1;
+    }
+    memcpy(copy, value, value_len);
+    scan->operations[scan->count++] = (ProtobufCBinaryData){value_len, copy};
+    scan->next_seq++;
+    return seq == scan->last_seq;
+}
+
+typedef struct {
+    uint64_t seq;
+    uint8_t *bytes;
+    size_t len;
+} seal_found_t;
+
+static int
+first_seal_from(void *arg, const uint8_t *key, size_t key_len, const uint8_t *value,
+                size_t value_len)
+{
+    seal_found_t *found = arg;
+    char origin[CRDT_NAME_MAX + 1];
+    if (keys_log_parse(key, key_len, origin, &found->seq))
+        return 1;
+    found->bytes = malloc(value_len ? value_len : 1);
+    if (found->bytes) {
+        memcpy(found->bytes, value, value_len);
+        found->len = value_len;
+    }
+    return 1;
+}
+
+// Sends origin's operations from first_seq to the first seal at or after it.
+// Returns the seal's seq, or 0 when nothing could be sent.
+static uint64_t
+send_batch(core_t *self, const core_peer_state_t *peer, const char *origin, uint64_t first_seq)
+{
+    uint8_t prefix[KEYS_MAX];
+    uint8_t start[KEYS_MAX];
+    size_t start_len = keys_log(start, origin, first_seq);
+    size_t prefix_len = strlen(origin) + 1;
+    memcpy(prefix, start, prefix_len);
+    seal_found_t seal = {0};
+    if (self->reader.scan(self->reader.ctx, STORE_CF_SEAL, prefix, prefix_len, start, start_len,
+                          first_seal_from, &seal) ||
+        !seal.bytes || seal.seq < first_seq || seal.seq - first_seq >= CORE_OPS_BATCH_MAX) {
+        free(seal.bytes);
+        return 0;
+    }
+    ops_scan_t scan = {.next_seq = first_seq, .last_seq = seal.seq};
+    scan.operations = calloc(seal.seq - first_seq + 1, sizeof *scan.operations);
+    uint64_t sent = 0;
+    if (scan.operations &&
+        self->reader.scan(self->reader.ctx, STORE_CF_LOG, prefix, prefix_len, start, start_len,
+                          collect_operation, &scan) == 0 &&
+        scan.rc == 0 && scan.count == seal.seq - first_seq + 1) {
+        Storemesh__OpsBatch ops = STOREMESH__OPS_BATCH__INIT;
+        ops.origin = (char *)origin;
+        ops.first_seq = first_seq;
+        ops.n_operations = scan.count;
+        ops.operations = scan.operations;
+        ops.seal = (ProtobufCBinaryData){seal.len, seal.bytes};
+        Storemesh__PeerMessage message = STOREMESH__PEER_MESSAGE__INIT;
+        message.body_case = STOREMESH__PEER_MESSAGE__BODY_OPS;
+        message.ops = &ops;
+        queue_send(self, peer->name, &message);
+        self->counters.batches_sent++;
+        sent = seal.seq;
+    }
+    for (size_t i = 0; scan.operations && i < scan.count; i++)
+        free(scan.operations[i].data);
+    free(scan.operations);
+    free(seal.bytes);
+    return sent;
+}
+
+// The first origin (this node, then the others by name) the peer lacks, or NULL.
+static const char *
+next_lacking(const core_t *self, const core_peer_state_t *peer, uint64_t *from_seq)
+{
+    if (strcmp(peer->name, self->name) != 0 &&
+        self->durable.last_seq > vv_get(peer->sent, self->name)) {
+        *from_seq = vv_get(peer->sent, self->name) + 1;
+        return self->name;
+    }
+    for (size_t i = 0; i < self->origin_count; i++) {
+        const core_origin_t *origin = &self->origins[i];
+        if (strcmp(origin->name, peer->name) == 0) // it has its own operations
+            continue;
+        uint64_t sent = vv_get(peer->sent, origin->name);
+        if (origin->durable_seq > sent) {
+            *from_seq = sent + 1;
+            return origin->name;
+        }
+    }
+    return NULL;
+}
+
+// Streams what the peer lacks while it has credit: the flow control that keeps a
+// slow peer from making us queue without bound.
+static void
+pump(core_t *self, core_peer_state_t *peer)
+{
+    if (!peer->hello_seen || !peer->exchange)
+        return;
+    // Bounded by the credit (CORE_PEER_CREDIT_BATCHES) and the send queue.
+    while (peer->in_flight < peer->credit && self->send_count < CORE_SEND_QUEUE_MAX) {
+        uint64_t from_seq = 0;
+        const char *origin = next_lacking(self, peer, &from_seq);
+        if (!origin)
+            return;
+        char name[CRDT_NAME_MAX + 1];
+        snprintf(name, sizeof name, "%s", origin); // vv_raise may move origin names
+        uint64_t sent = send_batch(self, peer, name, from_seq);
+        if (sent == 0 || vv_raise(peer->sent, name, sent))
+            return;
+        peer->in_flight++;
+    }
+}
+
+// ---- receiving ----
+
+static bool
+seal_verifies(const Storemesh__Seal *seal, const uint8_t *public_key)
+{
+    if (!seal->origin || strlen(seal->origin) > CRDT_NAME_MAX ||
+        seal->head_hash.len != CORE_HASH_BYTES || seal->signature.len != crypto_sign_BYTES)
+        return false;
+    uint8_t message[32 + CRDT_NAME_MAX + 1 + 8 + CORE_HASH_BYTES];
+    static const char domain[] = "storemesh-seal-v1";
+    size_t len = 0;
+    memcpy(message, domain, sizeof domain);
+    len += sizeof domain;
+    size_t name_len = strlen(seal->origin) + 1;
+    memcpy(message + len, seal->origin, name_len);
+    len += name_len;
+    keys_put_be64(message + len, seal->seq);
+    len += 8;
+    memcpy(message + len, seal->head_hash.data, CORE_HASH_BYTES);
+    len += CORE_HASH_BYTES;
+    return crypto_sign_verify_detached(seal->signature.data, message, len, public_key) == 0;
+}
+
+// Decodes every operation and checks the hash chain: each links to the one before,
+// the first new one links to what we hold, and the last is the sealed head.
+// Returns the decoded operations (free each) or NULL when the chain does not hold.
+static Storemesh__Operation **
+verify_chain(const Storemesh__OpsBatch *ops, const core_origin_t *origin,
+             const Storemesh__Seal *seal)
+{
+    Storemesh__Operation **decoded = calloc(ops->n_operations, sizeof *decoded);
+    if (!decoded)
+        return NULL;
+    uint8_t previous[CORE_HASH_BYTES];
+    bool ok = true;
+    for (size_t i = 0; ok && i < ops->n_operations; i++) {
+        const ProtobufCBinaryData *bytes = &ops->operations[i];
+        Storemesh__Operation *op = storemesh__operation__unpack(NULL, bytes->len, bytes->data);
+        decoded[i] = op;
+        uint64_t seq = ops->first_seq + i;
+        ok = op && op->origin && strcmp(op->origin, ops->origin) == 0 && op->seq == seq &&
+             op->prev_hash.len == CORE_HASH_BYTES && op->type && op->key && op->field;
+        if (ok && i > 0)
+            ok = memcmp(op->prev_hash.data, previous, CORE_HASH_BYTES) == 0;
+        if (ok && seq == origin->staged_seq + 1)
+            ok = memcmp(op->prev_hash.data, origin->staged_head, CORE_HASH_BYTES) == 0;
+        core_hash(previous, bytes->data, bytes->len);
+        if (ok && seq == origin->staged_seq)
+            ok = memcmp(previous, origin->staged_head, CORE_HASH_BYTES) == 0;
+    }
+    if (ok)
+        ok = memcmp(previous, seal->head_hash.data, CORE_HASH_BYTES) == 0;
+    if (ok)
+        return decoded;
+    for (size_t i = 0; i < ops->n_operations; i++)
+        storemesh__operation__free_unpacked(decoded[i], NULL);
+    free(decoded);
+    return NULL;
+}
+
+static int
+stage_verified(core_t *self, core_origin_t *origin, const Storemesh__OpsBatch *ops,
+               Storemesh__Operation **decoded, const Storemesh__Seal *seal)
+{
+    size_t applied = 0;
+    for (size_t i = 0; i < ops->n_operations; i++) {
+        if (decoded[i]->seq <= origin->staged_seq)
+            continue; // already held: the overlap was checked against our head
+        int rc = core_stage_remote(self, ops->operations[i].data, ops->operations[i].len,
+                                   decoded[i]);
+        if (rc)
+            return rc;
+        applied++;
+    }
+    uint8_t key[KEYS_MAX];
+    size_t key_len = keys_log(key, origin->name, seal->seq);
+    int rc = store_batch_put(&self->staging->batch, STORE_CF_SEAL, key, key_len, ops->seal.data,
+                             ops->seal.len);
+    if (rc == 0)
+        rc = core_origin_stage(self, origin, seal->seq, seal->head_hash.data);
+    self->staging->remote_operations += applied;
+    self->counters.operations_received += applied;
+    return rc;
+}
+
+static void
+on_ops(core_t *self, core_peer_state_t *peer, const Storemesh__OpsBatch *ops)
+{
+    if (!ops->origin || ops->n_operations == 0 || ops->n_operations > CORE_OPS_BATCH_MAX ||
+        ops->first_seq == 0 || ops->first_seq > UINT64_MAX - ops->n_operations) {
+        self->counters.malformed++;
+        return;
+    }
+    if (strcmp(ops->origin, self->name) == 0)
+        return; // our own operations coming back: we hold them
+    core_origin_t *origin = core_origin_add(self, ops->origin);
+    if (!origin || !origin->has_key) {
+        self->counters.unknown_origin++;
+        return;
+    }
+    uint64_t last_seq = ops->first_seq + ops->n_operations - 1;
+    if (last_seq <= origin->staged_seq) {
+        send_have(self, peer, false); // a repeat: tell it what we hold
+        return;
+    }
+    if (ops->first_seq > origin->staged_seq + 1) {
+        self->counters.gaps++; // ask for what is missing: it sends from what we hold
+        send_have(self, peer, false);
+        return;
+    }
+    peer->ack_due = true; // once what we stage now is on disk
+    if (self->staging->remote_operations >= CORE_STAGED_REMOTE_MAX)
+        return; // full for now: it comes again after the next Hello
+    Storemesh__Seal *seal = storemesh__seal__unpack(NULL, ops->seal.len, ops->seal.data);
+    if (!seal || seal->seq != last_seq || !seal->origin || strcmp(seal->origin, ops->origin) != 0 ||
+        !seal_verifies(seal, origin->public_key)) {
+        fprintf(stderr,
+                "storemesh: refused operations %s #%llu-%llu from %s: the signature does not "
+                "verify against %s's key (forged or altered); nothing was applied\n",
+                ops->origin, (unsigned long long)ops->first_seq, (unsigned long long)last_seq,
+                peer->name, ops->origin);
+        self->counters.forged++;
+        storemesh__seal__free_unpacked(seal, NULL);
+        return;
+    }
+    Storemesh__Operation **decoded = verify_chain(ops, origin, seal);
+    if (!decoded) {
+        fprintf(stderr,
+                "storemesh: refused operations %s #%llu-%llu from %s: the hash chain is broken "
+                "(altered, reordered or missing operations); nothing was applied\n",
+                ops->origin, (unsigned long long)ops->first_seq, (unsigned long long)last_seq,
+                peer->name);
+        self->counters.broken_chain++;
+    } else {
+        int rc = stage_verified(self, origin, ops, decoded, seal);
+        for (size_t i = 0; i < ops->n_operations; i++)
+            storemesh__operation__free_unpacked(decoded[i], NULL);
+        free(decoded);
+        if (rc)
+            core_fail_pending(self, rc);
+    }
+    storemesh__seal__free_unpacked(seal, NULL);
+}
+
+// A Hello or an Ack: what the peer holds, what it knows the authority holds, and
+// how much it will take.
+static void
+on_have(core_t *self, core_peer_state_t *peer, Storemesh__VvEntry *const *have, size_t have_count,
+        Storemesh__VvEntry *const *authority, size_t authority_count, uint32_t credit,
+        bool hello)
+{
+    struct core_vv *their = vv_new();
+    if (!their || vv_raise_from_proto(their, have, have_count)) {
+        vv_free(their);
+        self->counters.malformed++;
+        return;
+    }
+    vv_free(peer->their_have);
+    peer->their_have = their;
+    // A Hello restarts the stream from what it holds (a lost batch is sent again);
+    // an Ack only moves it forward.
+    for (size_t i = 0; i < their->count; i++)
+        vv_raise(peer->sent, their->entries[i].origin, their->entries[i].seq);
+    if (hello) {
+        struct core_vv *sent = vv_new();
+        if (sent) {
+            for (size_t i = 0; i < their->count; i++)
+                vv_raise(sent, their->entries[i].origin, their->entries[i].seq);
+            vv_free(peer->sent);
+            peer->sent = sent;
+        }
+    }
+    peer->hello_seen = true;
+    peer->in_flight = 0;
+    peer->credit = credit < CORE_PEER_CREDIT_BATCHES ? credit : CORE_PEER_CREDIT_BATCHES;
+    vv_raise_from_proto(self->authority_have, authority, authority_count);
+    const char *authority_name = rules_authority(self->rules);
+    if (authority_name && strcmp(peer->name, authority_name) == 0)
+        vv_raise_from_proto(self->authority_have, have, have_count);
+    uint64_t acked = vv_get(self->authority_have, self->name);
+    if (acked > self->authority_acked_seq)
+        self->authority_acked_seq = acked;
+}
+
+void
+core_peer_receive(core_t *self, const char *peer_name, const uint8_t *bytes, size_t len,
+                  uint64_t wall_ms)
+{
+    self->now_ms = wall_ms;
+    core_peer_state_t *peer = link_find(self, peer_name);
+    if (!peer) {
+        self->counters.unknown_peer++;
+        return;
+    }
+    Storemesh__PeerMessage *message = storemesh__peer_message__unpack(NULL, len, bytes);
+    if (!message || message->version != 1) {
+        self->counters.malformed++;
+        storemesh__peer_message__free_unpacked(message, NULL);
+        return;
+    }
+    peer->last_receive_ms = wall_ms;
+    const char *authority_name = rules_authority(self->rules);
+    if (authority_name && strcmp(peer_name, authority_name) == 0)
+        self->authority_contact_ms = wall_ms;
+    if (message->body_case == STOREMESH__PEER_MESSAGE__BODY_HELLO) {
+        const Storemesh__Hello *hello = message->hello;
+        if (hello->rules_hash.len != RULES_HASH_BYTES ||
+            memcmp(hello->rules_hash.data, rules_hash(self->rules), RULES_HASH_BYTES) != 0)
+            self->counters.rules_mismatch++;
+        on_have(self, peer, hello->have, hello->n_have, hello->authority_have,
+                hello->n_authority_have, hello->credit, true);
+    } else if (message->body_case == STOREMESH__PEER_MESSAGE__BODY_ACK) {
+        const Storemesh__Ack *ack = message->ack;
+        on_have(self, peer, ack->have, ack->n_have, ack->authority_have, ack->n_authority_have,
+                ack->credit, false);
+    } else if (message->body_case == STOREMESH__PEER_MESSAGE__BODY_OPS) {
+        on_ops(self, peer, message->ops);
+    } else {
+        self->counters.malformed++;
+    }
+    storemesh__peer_message__free_unpacked(message, NULL);
+    pump(self, peer);
+}
+
+// ---- timers, writes, peers ----
+
+void
+core_replicate_tick(core_t *self)
+{
+    if (self->peer_count == 0 || self->now_ms < self->next_hello_ms)
+        return;
+    self->next_hello_ms = self->now_ms + CORE_ANTI_ENTROPY_MS;
+    for (size_t i = 0; i < self->peer_count; i++) {
+        if (!self->peers[i].exchange)
+            continue;
+        send_have(self, &self->peers[i], true);
+        pump(self, &self->peers[i]);
+    }
+}
+
+void
+core_replicate_after_write(core_t *self, const core_batch_t *batch)
+{
+    (void)batch;
+    for (size_t i = 0; i < self->peer_count; i++) {
+        core_peer_state_t *peer = &self->peers[i];
+        if (!peer->exchange)
+            continue;
+        if (peer->ack_due) {
+            peer->ack_due = false;
+            send_have(self, peer, false);
+        }
+        pump(self, peer); // new operations on disk: stream them
+    }
+}
+
+static void
+peer_state_free(core_peer_state_t *peer)
+{
+    vv_free(peer->their_have);
+    vv_free(peer->sent);
+    peer->their_have = NULL;
+    peer->sent = NULL;
+}
+
+int
+core_set_peers(core_t *self, const core_peer_t *peers, size_t count)
+{
+    if (count > CORE_PEERS_MAX)
+        return -SM_EFULL;
+    if (!self->authority_have && !(self->authority_have = vv_new()))
+        return -SM_ENOMEM;
+    core_peer_state_t *table = calloc(count ? count : 1, sizeof *table);
+    if (!table)
+        return -SM_ENOMEM;
+    for (size_t i = 0; i < count; i++) {
+        core_peer_state_t *old = peer_find(self, peers[i].name);
+        if (old && memcmp(old->public_key, peers[i].public_key, sizeof old->public_key) == 0) {
+            table[i] = *old; // keep its stream state
+            old->their_have = NULL;
+            old->sent = NULL;
+        } else {
+            table[i].their_have = vv_new();
+            table[i].sent = vv_new();
+            snprintf(table[i].name, sizeof table[i].name, "%s", peers[i].name);
+            memcpy(table[i].public_key, peers[i].public_key, sizeof table[i].public_key);
+        }
+        table[i].exchange = peers[i].exchange;
+        if (!table[i].their_have || !table[i].sent) {
+            for (size_t k = 0; k <= i; k++)
+                peer_state_free(&table[k]);
+            free(table);
+            return -SM_ENOMEM;
+        }
+        core_origin_t *origin = core_origin_find(self, peers[i].name);
+        if (origin) {
+            origin->has_key = true;
+            memcpy(origin->public_key, peers[i].public_key, sizeof origin->public_key);
+        }
+    }
+    for (size_t i = 0; i < self->peer_count; i++)
+        peer_state_free(&self->peers[i]);
+    free(self->peers);
+    self->peers = table;
+    self->peer_count = count;
+    self->next_hello_ms = 0; // greet the new table at the next tick
+    return 0;
+}
+
+size_t
+core_peers_status(const core_t *self, uint64_t wall_ms, core_peer_status_t *out, size_t max)
+{
+    size_t links = 0;
+    for (size_t i = 0; i < self->peer_count; i++) {
+        const core_peer_state_t *peer = &self->peers[i];
+        if (!peer->exchange)
+            continue;
+        if (links >= max) {
+            links++;
+            continue;
+        }
+        core_peer_status_t *status = &out[links++];
+        memset(status, 0, sizeof *status);
+        status->name = peer->name;
+        status->last_receive_ms = peer->last_receive_ms;
+        status->connected = peer->last_receive_ms > 0 &&
+                            wall_ms < peer->last_receive_ms + CORE_PEER_TIMEOUT_MS;
+        if (!peer->hello_seen)
+            continue;
+        uint64_t ours = self->durable.last_seq;
+        uint64_t theirs = vv_get(peer->their_have, self->name);
+        if (strcmp(peer->name, self->name) != 0 && ours > theirs)
+            status->we_owe += ours - theirs;
+        for (size_t k = 0; k < self->origin_count; k++) {
+            const core_origin_t *origin = &self->origins[k];
+            theirs = vv_get(peer->their_have, origin->name);
+            if (strcmp(origin->name, peer->name) != 0 && origin->durable_seq > theirs)
+                status->we_owe += origin->durable_seq - theirs;
+        }
+        for (size_t k = 0; k < peer->their_have->count; k++) {
+            const vv_entry_t *entry = &peer->their_have->entries[k];
+            uint64_t held = held_seq(self, entry->origin);
+            if (entry->seq > held)
+                status->they_owe += entry->seq - held;
+        }
+    }
+    return links;
+}
+
+const core_replication_counters_t *
+core_counters(const core_t *self)
+{
+    return &self->counters;
+}
+
+void
+core_replicate_free(core_t *self)
+{
+    for (size_t i = 0; i < self->peer_count; i++)
+        peer_state_free(&self->peers[i]);
+    free(self->peers);
+    self->peers = NULL;
+    self->peer_count = 0;
+    vv_free(self->authority_have);
+    self->authority_have = NULL;
+    for (size_t i = 0; self->sends && i < self->send_count; i++)
+        free(self->sends[i].bytes);
+    free(self->sends);
+    self->sends = NULL;
+    free(self->send_handed_out.bytes);
+    self->send_handed_out.bytes = NULL;
+}

@@ -1,0 +1,336 @@
+// Several real node cores in one process, each on its own RocksDB, exchanging
+// peer messages through an in-memory network the test controls: convergence,
+// relay, authority acknowledgement, and refusal of altered or forged operations.
+#include <criterion/criterion.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core.h"
+#include "rules.h"
+#include "sm_error.h"
+#include "store_rocks.h"
+
+#define MESH_NODES_MAX 4
+#define WIRE_MESSAGES_MAX 4096
+
+typedef struct {
+    const char *name;
+    char dir[128];
+    store_rocks_t *store;
+    core_t *core;
+    uint8_t public_key[crypto_sign_PUBLICKEYBYTES];
+    uint8_t secret_key[crypto_sign_SECRETKEYBYTES];
+} node_t;
+
+typedef struct {
+    int from;
+    int to;
+    uint8_t *bytes;
+    size_t len;
+} wire_t;
+
+typedef struct {
+    rules_t *rules;
+    node_t nodes[MESH_NODES_MAX];
+    int count;
+    bool link[MESH_NODES_MAX][MESH_NODES_MAX]; // messages pass from i to j
+    wire_t wire[WIRE_MESSAGES_MAX];
+    size_t wire_count;
+    uint64_t now_ms;
+    // tampering: called on every OpsBatch message in flight; may change it
+    void (*tamper)(uint8_t *bytes, size_t len);
+} mesh_t;
+
+static int
+node_index(const mesh_t *mesh, const char *name)
+{
+    for (int i = 0; i < mesh->count; i++)
+        if (strcmp(mesh->nodes[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+static void
+node_open(mesh_t *mesh, node_t *node)
+{
+    char err[512];
+    int rc = 0;
+    node->store = store_rocks_open(node->dir, true, &rc, err, sizeof err);
+    cr_assert_not_null(node->store, "%s", err);
+    core_config_t config = {.name = node->name,
+                            .rules = mesh->rules,
+                            .secret_key = node->secret_key,
+                            .public_key = node->public_key,
+                            .reader = store_rocks_reader(node->store),
+                            .sync = false};
+    node->core = core_new(&config, err, sizeof err);
+    cr_assert_not_null(node->core, "%s", err);
+}
+
+// Every node trusts every key; links say who talks to whom.
+static void
+mesh_set_peers(mesh_t *mesh)
+{
+    for (int i = 0; i < mesh->count; i++) {
+        core_peer_t peers[MESH_NODES_MAX];
+        size_t count = 0;
+        for (int j = 0; j < mesh->count; j++) {
+            if (i == j)
+                continue;
+            peers[count++] = (core_peer_t){.name = mesh->nodes[j].name,
+                                           .public_key = mesh->nodes[j].public_key,
+                                           .exchange = mesh->link[i][j]};
+        }
+        cr_assert_eq(core_set_peers(mesh->nodes[i].core, peers, count), 0);
+    }
+}
+
+static void
+mesh_init(mesh_t *mesh, const char *const *names, int count)
+{
+    memset(mesh, 0, sizeof *mesh);
+    cr_assert(sodium_init() >= 0);
+    char err[512];
+    mesh->rules = rules_load(SM_SOURCE_DIR "/docs/examples/retail-rules.yaml", err, sizeof err);
+    cr_assert_not_null(mesh->rules, "%s", err);
+    mesh->count = count;
+    mesh->now_ms = 1000000;
+    for (int i = 0; i < count; i++) {
+        node_t *node = &mesh->nodes[i];
+        node->name = names[i];
+        snprintf(node->dir, sizeof node->dir, "/tmp/sm-replicate-test.XXXXXX");
+        cr_assert_not_null(mkdtemp(node->dir));
+        crypto_sign_keypair(node->public_key, node->secret_key);
+        node_open(mesh, node);
+        for (int j = 0; j < count; j++)
+            mesh->link[i][j] = i != j;
+    }
+    mesh_set_peers(mesh);
+}
+
+static void
+mesh_free(mesh_t *mesh)
+{
+    for (size_t i = 0; i < mesh->wire_count; i++)
+        free(mesh->wire[i].bytes);
+    for (int i = 0; i < mesh->count; i++) {
+        core_destroy(&mesh->nodes[i].core);
+        store_rocks_close(&mesh->nodes[i].store);
+        char command[256];
+        snprintf(command, sizeof command, "rm -rf '%s'", mesh->nodes[i].dir);
+        cr_assert_eq(system(command), 0);
+    }
+    rules_destroy(&mesh->rules);
+}
+
+// Carries out one node's effects; sends go onto the wire.
+static void
+node_effects(mesh_t *mesh, int index)
+{
+    node_t *node = &mesh->nodes[index];
+    core_flush(node->core, mesh->now_ms);
+    core_effect_t effect;
+    while (core_next_effect(node->core, &effect)) {
+        if (effect.kind == CORE_EFFECT_WRITE) {
+            char err[256];
+            int rc = store_rocks_write(node->store, effect.batch, effect.sync, err, sizeof err);
+            cr_assert_eq(rc, 0, "%s", err);
+            core_write_done(node->core, effect.batch_id, rc);
+            core_flush(node->core, mesh->now_ms);
+        } else if (effect.kind == CORE_EFFECT_SEND) {
+            int to = node_index(mesh, effect.peer);
+            cr_assert_geq(to, 0, "a send to unknown peer %s", effect.peer);
+            if (!mesh->link[index][to] || mesh->wire_count >= WIRE_MESSAGES_MAX)
+                continue; // the network drops it
+            uint8_t *copy = malloc(effect.len);
+            memcpy(copy, effect.bytes, effect.len);
+            mesh->wire[mesh->wire_count++] =
+                (wire_t){.from = index, .to = to, .bytes = copy, .len = effect.len};
+        }
+    }
+}
+
+// Runs rounds of: tick, effects, deliver everything on the wire. Returns the rounds.
+static int
+mesh_run(mesh_t *mesh, int rounds_max)
+{
+    int round = 0;
+    for (; round < rounds_max; round++) {
+        mesh->now_ms += 250;
+        for (int i = 0; i < mesh->count; i++) {
+            core_tick(mesh->nodes[i].core, mesh->now_ms);
+            node_effects(mesh, i);
+        }
+        size_t count = mesh->wire_count;
+        for (size_t k = 0; k < count; k++) {
+            wire_t *message = &mesh->wire[k];
+            if (mesh->tamper)
+                mesh->tamper(message->bytes, message->len);
+            core_peer_receive(mesh->nodes[message->to].core, mesh->nodes[message->from].name,
+                              message->bytes, message->len, mesh->now_ms);
+            free(message->bytes);
+        }
+        memmove(mesh->wire, mesh->wire + count, (mesh->wire_count - count) * sizeof *mesh->wire);
+        mesh->wire_count -= count;
+        for (int i = 0; i < mesh->count; i++)
+            node_effects(mesh, i);
+    }
+    return round;
+}
+
+static void
+submit(mesh_t *mesh, int index, const char *type, const char *key, const char *field,
+       const char *op, const char *value, int times)
+{
+    node_t *node = &mesh->nodes[index];
+    for (int t = 0; t < times; t++) {
+        core_command_t command = {.command_id = "",
+                                  .source = "test",
+                                  .type = type,
+                                  .key = key,
+                                  .field = field,
+                                  .op = op,
+                                  .value = value,
+                                  .value_len = strlen(value),
+                                  .has_value = true};
+        cr_assert_eq(core_submit(node->core, (uint64_t)t + 1, &command, 1, mesh->now_ms), 0);
+        if (t % 700 == 699)
+            node_effects(mesh, index); // several batches, several seals
+    }
+    node_effects(mesh, index);
+}
+
+static void
+digest(mesh_t *mesh, int index, char hex[65])
+{
+    uint64_t fields = 0;
+    cr_assert_eq(core_digest(mesh->nodes[index].core, hex, &fields), 0);
+}
+
+static int64_t
+stock(mesh_t *mesh, int index, const char *key)
+{
+    core_entity_view_t view;
+    char message[256];
+    cr_assert_eq(core_get(mesh->nodes[index].core, "stock", key, &view, message, sizeof message),
+                 0);
+    int64_t value = view.field_count ? view.fields[0].view.number : 0;
+    core_entity_view_free(&view);
+    return value;
+}
+
+Test(replicate, two_branches_converge_to_the_same_digest)
+{
+    static const char *const names[] = {"branch-a", "branch-b"};
+    mesh_t mesh;
+    mesh_init(&mesh, names, 2);
+    submit(&mesh, 0, "stock", "sku-1", "on_hand", "add", "1", 2500);
+    submit(&mesh, 1, "stock", "sku-1", "on_hand", "add", "-1", 300);
+    submit(&mesh, 1, "customer", "c-1", "tags", "add", "vip", 1);
+    mesh_run(&mesh, 40);
+    char a[65];
+    char b[65];
+    digest(&mesh, 0, a);
+    digest(&mesh, 1, b);
+    cr_assert_str_eq(a, b, "both nodes hold the same state");
+    cr_assert_eq(stock(&mesh, 0, "sku-1"), 2200);
+    cr_assert_eq(core_counters(mesh.nodes[1].core)->operations_received, 2500);
+    core_peer_status_t status[1];
+    cr_assert_eq(core_peers_status(mesh.nodes[0].core, mesh.now_ms, status, 1), 1);
+    cr_assert(status[0].connected);
+    cr_assert_eq(status[0].we_owe, 0);
+    cr_assert_eq(status[0].they_owe, 0);
+    mesh_free(&mesh);
+}
+
+Test(replicate, operations_travel_through_a_relay)
+{
+    static const char *const names[] = {"branch-a", "branch-b", "branch-c"};
+    mesh_t mesh;
+    mesh_init(&mesh, names, 3);
+    mesh.link[0][2] = mesh.link[2][0] = false; // a and c cannot see each other
+    mesh_set_peers(&mesh);
+    submit(&mesh, 0, "stock", "sku-9", "on_hand", "add", "5", 10);
+    submit(&mesh, 2, "stock", "sku-9", "on_hand", "add", "-2", 10);
+    mesh_run(&mesh, 40);
+    char digests[3][65];
+    for (int i = 0; i < 3; i++)
+        digest(&mesh, i, digests[i]);
+    cr_assert_str_eq(digests[0], digests[2], "a and c converge through b");
+    cr_assert_str_eq(digests[0], digests[1]);
+    cr_assert_eq(stock(&mesh, 0, "sku-9"), 30);
+    mesh_free(&mesh);
+}
+
+Test(replicate, the_authority_acknowledgement_empties_the_queue)
+{
+    static const char *const names[] = {"branch-a", "cloud"};
+    mesh_t mesh;
+    mesh_init(&mesh, names, 2);
+    mesh.link[0][1] = mesh.link[1][0] = false; // the cloud is away
+    mesh_set_peers(&mesh);
+    submit(&mesh, 0, "stock", "sku-1", "on_hand", "add", "1", 50);
+    mesh_run(&mesh, 4);
+    core_status_t status;
+    core_status(mesh.nodes[0].core, mesh.now_ms, &status);
+    cr_assert_eq(status.queue_depth, 50, "nothing acknowledged while the cloud is away");
+    mesh.link[0][1] = mesh.link[1][0] = true;
+    mesh_set_peers(&mesh);
+    mesh_run(&mesh, 20);
+    core_status(mesh.nodes[0].core, mesh.now_ms, &status);
+    cr_assert_eq(status.queue_depth, 0, "the cloud holds everything: the queue is empty");
+    mesh_free(&mesh);
+}
+
+static void
+flip_last_byte(uint8_t *bytes, size_t len)
+{
+    // Only OpsBatch messages are long; a Hello or Ack of two nodes is short.
+    if (len > 400)
+        bytes[len / 2] ^= 0x01;
+}
+
+Test(replicate, altered_operations_are_refused_and_nothing_is_applied)
+{
+    static const char *const names[] = {"branch-a", "branch-b"};
+    mesh_t mesh;
+    mesh_init(&mesh, names, 2);
+    submit(&mesh, 0, "stock", "sku-1", "on_hand", "add", "1", 20);
+    mesh.tamper = flip_last_byte;
+    mesh_run(&mesh, 10);
+    const core_replication_counters_t *counters = core_counters(mesh.nodes[1].core);
+    cr_assert_eq(counters->operations_received, 0, "nothing altered was applied");
+    cr_assert_gt(counters->forged + counters->broken_chain + counters->malformed, 0,
+                 "the refusals are counted");
+    cr_assert_eq(stock(&mesh, 1, "sku-1"), 0);
+    mesh.tamper = NULL;
+    mesh_run(&mesh, 10);
+    cr_assert_eq(stock(&mesh, 1, "sku-1"), 20, "the intact copy arrives later");
+    mesh_free(&mesh);
+}
+
+Test(replicate, a_restarted_node_resumes_where_it_stopped)
+{
+    static const char *const names[] = {"branch-a", "branch-b"};
+    mesh_t mesh;
+    mesh_init(&mesh, names, 2);
+    submit(&mesh, 0, "stock", "sku-1", "on_hand", "add", "1", 1500);
+    mesh_run(&mesh, 1); // part of it moves
+    core_destroy(&mesh.nodes[1].core);
+    store_rocks_close(&mesh.nodes[1].store);
+    node_open(&mesh, &mesh.nodes[1]);
+    mesh_set_peers(&mesh);
+    for (size_t i = 0; i < mesh.wire_count; i++)
+        free(mesh.wire[i].bytes);
+    mesh.wire_count = 0; // what was in flight to the old process is lost
+    mesh_run(&mesh, 40);
+    cr_assert_eq(stock(&mesh, 1, "sku-1"), 1500, "no gap and no duplicate after the restart");
+    char a[65];
+    char b[65];
+    digest(&mesh, 0, a);
+    digest(&mesh, 1, b);
+    cr_assert_str_eq(a, b);
+    mesh_free(&mesh);
+}
