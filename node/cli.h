@@ -45,5 +45,8 @@ int cli_get(const cli_args_t *args);
 int cli_status(const cli_args_t *args);
 int cli_audit(const cli_args_t *args);
 int cli_digest(const cli_args_t *args);
+// `peer add` and `peer remove` (positional[0] says which); `peers`. node/cli_peers.c.
+int cli_peer(const cli_args_t *args);
+int cli_peers(const cli_args_t *args);
 
 #endif

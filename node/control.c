@@ -6,6 +6,8 @@
 
 #include "sm_error.h"
 
+#include <sodium.h>
+
 // Every allocation of a reply goes through here so one call frees it all. On
 // exhaustion the reply degrades to an error message rather than crashing.
 static void *
@@ -270,4 +272,75 @@ control_answer_read(const core_t *core, const Storemesh__Request *request, uint6
         return reply_error(reply, "unknown request kind; this node speaks version 1 "
                                   "(docs/CONTROL.md)");
     }
+}
+
+// One PeerStatus per link in the table, with the core's view of it.
+static Storemesh__PeerStatus **
+peer_statuses(const core_t *core, const control_links_t *links, uint64_t wall_ms,
+              control_reply_t *reply, size_t *count)
+{
+    *count = 0;
+    size_t table = links->count;
+    core_peer_status_t *live = reply_alloc(reply, (table ? table : 1) * sizeof *live);
+    Storemesh__PeerStatus **out = reply_alloc(reply, (table ? table : 1) * sizeof *out);
+    if (!live || !out)
+        return NULL;
+    size_t live_count = core_peers_status(core, wall_ms, live, table);
+    if (live_count > table)
+        live_count = table;
+    for (size_t i = 0; i < table; i++) {
+        const control_peer_t *peer = &links->peers[i];
+        Storemesh__PeerStatus *status = reply_alloc(reply, sizeof *status);
+        char *key_hex = reply_alloc(reply, 2 * crypto_sign_PUBLICKEYBYTES + 1);
+        if (!status || !key_hex)
+            return NULL;
+        storemesh__peer_status__init(status);
+        status->name = reply_strdup(reply, peer->name);
+        status->endpoint = reply_strdup(reply, peer->endpoint);
+        sodium_bin2hex(key_hex, 2 * crypto_sign_PUBLICKEYBYTES + 1, peer->public_key,
+                       crypto_sign_PUBLICKEYBYTES);
+        status->public_key = key_hex;
+        for (size_t k = 0; k < live_count; k++) {
+            if (strcmp(live[k].name, peer->name) != 0)
+                continue;
+            status->connected = live[k].connected;
+            status->last_exchange_ms = live[k].last_receive_ms;
+            status->we_owe = live[k].we_owe;
+            status->they_owe = live[k].they_owe;
+        }
+        out[(*count)++] = status;
+    }
+    return out;
+}
+
+void
+control_answer_peers(const core_t *core, const control_links_t *links, uint64_t wall_ms,
+                     control_reply_t *reply)
+{
+    reply_init(reply);
+    Storemesh__PeersReply *out = reply_alloc(reply, sizeof *out);
+    if (!out)
+        return reply_error(reply, "out of memory");
+    storemesh__peers_reply__init(out);
+    out->peers = peer_statuses(core, links, wall_ms, reply, &out->n_peers);
+    if (!out->peers && links->count)
+        return reply_error(reply, "out of memory");
+    reply->response.body_case = STOREMESH__RESPONSE__BODY_PEERS;
+    reply->response.peers = out;
+}
+
+void
+control_status_add_links(const core_t *core, const control_links_t *links, uint64_t wall_ms,
+                         control_reply_t *reply)
+{
+    if (reply->response.body_case != STOREMESH__RESPONSE__BODY_STATUS)
+        return;
+    Storemesh__StatusReply *status = reply->response.status;
+    status->peers = peer_statuses(core, links, wall_ms, reply, &status->n_peers);
+    if (!status->peers)
+        status->n_peers = 0;
+    status->links_refused = links->links_refused;
+    const core_replication_counters_t *counters = core_counters(core);
+    status->operations_refused =
+        counters->forged + counters->broken_chain + counters->unknown_origin;
 }

@@ -30,4 +30,24 @@ void control_answer_read(const core_t *core, const Storemesh__Request *request, 
                          uint64_t started_ms, control_reply_t *reply);
 void control_reply_free(control_reply_t *reply);
 
+// The peer table as the daemon holds it, for peers and status answers.
+typedef struct {
+    const char *name;
+    const char *endpoint;
+    const uint8_t *public_key; // 32 bytes
+} control_peer_t;
+
+typedef struct {
+    const control_peer_t *peers;
+    size_t count;
+    uint64_t links_refused;
+} control_links_t;
+
+// Answers Request.peers from the table and the core's link state.
+void control_answer_peers(const core_t *core, const control_links_t *links, uint64_t wall_ms,
+                          control_reply_t *reply);
+// Adds the links to a status reply made by control_answer_read.
+void control_status_add_links(const core_t *core, const control_links_t *links, uint64_t wall_ms,
+                              control_reply_t *reply);
+
 #endif

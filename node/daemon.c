@@ -16,6 +16,7 @@
 #include "core.h"
 #include "datadir.h"
 #include "identity.h"
+#include "links.h"
 #include "rules.h"
 #include "sm_error.h"
 #include "store_rocks.h"
@@ -72,6 +73,7 @@ typedef struct {
     bool writer_running;
     bool writing; // a WRITE is with the writer thread
     void *arena;  // arena_t for decoding requests (defined below)
+    links_t *links; // the mesh: peer table and CurveZMQ transport
 } daemon_t;
 
 typedef struct {
@@ -271,9 +273,19 @@ handle_request(daemon_t *self, const uint8_t *identity, size_t identity_len, con
     }
     if (request->body_case == STOREMESH__REQUEST__BODY_SUBMIT) {
         handle_submit(self, identity, identity_len, request->request_id, request->submit);
+    } else if (request->body_case == STOREMESH__REQUEST__BODY_PEERS) {
+        control_links_t links;
+        links_view(self->links, &links);
+        control_reply_t reply;
+        control_answer_peers(self->core, &links, wall_ms(), &reply);
+        send_reply(self, identity, identity_len, &reply.response, request->request_id);
+        control_reply_free(&reply);
     } else {
         control_reply_t reply;
         control_answer_read(self->core, request, wall_ms(), self->started_ms, &reply);
+        control_links_t links;
+        links_view(self->links, &links);
+        control_status_add_links(self->core, &links, wall_ms(), &reply);
         send_reply(self, identity, identity_len, &reply.response, request->request_id);
         control_reply_free(&reply);
     }
@@ -306,6 +318,10 @@ run_effects(daemon_t *self)
     while (core_next_effect(self->core, &effect)) {
         if (effect.kind == CORE_EFFECT_REPLY) {
             deliver_reply(self, &effect);
+            continue;
+        }
+        if (effect.kind == CORE_EFFECT_SEND) {
+            links_send(self->links, effect.peer, effect.bytes, effect.len);
             continue;
         }
         assert(!self->writing);
@@ -503,12 +519,19 @@ open_node(daemon_t *self)
         fprintf(stderr, "storemesh: %s\n", err);
         return 1;
     }
+    self->links = links_new(self->zmq_context, self->dir, &self->identity, self->core, err,
+                            sizeof err);
+    if (!self->links) {
+        fprintf(stderr, "storemesh: cannot start the mesh: %s\n", err);
+        return 1;
+    }
     return 0;
 }
 
 static void
 close_node(daemon_t *self)
 {
+    links_destroy(&self->links);
     stop_writer(self);
     if (self->writer_socket)
         zmq_close(self->writer_socket);
@@ -571,9 +594,11 @@ daemon_run(const char *data_dir)
     }
     // The event loop: the one unbounded loop, ended by SIGINT or SIGTERM.
     while (code == 0 && !stop_requested) {
-        zmq_pollitem_t items[2] = {{.socket = self.socket, .events = ZMQ_POLLIN},
-                                   {.socket = self.writer_socket, .events = ZMQ_POLLIN}};
-        int ready = zmq_poll(items, 2, DAEMON_POLL_MS);
+        void *peer_socket = links_socket(self.links);
+        zmq_pollitem_t items[3] = {{.socket = self.socket, .events = ZMQ_POLLIN},
+                                   {.socket = self.writer_socket, .events = ZMQ_POLLIN},
+                                   {.socket = peer_socket, .events = ZMQ_POLLIN}};
+        int ready = zmq_poll(items, peer_socket ? 3 : 2, DAEMON_POLL_MS);
         if (ready < 0 && zmq_errno() != EINTR) {
             fprintf(stderr, "storemesh: control socket failed: %s\n", zmq_strerror(zmq_errno()));
             code = 1;
@@ -584,6 +609,9 @@ daemon_run(const char *data_dir)
             take_write_result(&self);
         if (ready > 0 && (items[0].revents & ZMQ_POLLIN))
             drain_socket(&self);
+        if (ready > 0 && peer_socket && (items[2].revents & ZMQ_POLLIN))
+            links_receive(self.links, self.core, wall_ms());
+        links_refresh(self.links, self.core, wall_ms());
         run_effects(&self);
     }
     // Answer what is already accepted before stopping: bounded by the commands

@@ -20,6 +20,9 @@ static const char usage[] =
     "  storemesh status --data DIR [--json]\n"
     "  storemesh audit  --data DIR AUDIT_ID [--json]\n"
     "  storemesh digest --data DIR\n"
+    "  storemesh peer add    --data DIR NAME ENDPOINT PUBLIC_KEY  (or NAME PUBLIC_KEY ENDPOINT)\n"
+    "  storemesh peer remove --data DIR NAME\n"
+    "  storemesh peers  --data DIR [--json]\n"
     "  storemesh bench local [--ops N] [--dir DIR] [--rules FILE] [--keep]\n"
     "exit codes: 0 ok, 1 environment (data directory, disk), 2 bad usage or input,\n"
     "            3 node not running, 4 refused by a rule or a limit (docs/CLI.md)\n";
@@ -124,7 +127,7 @@ main(int argc, char **argv)
     } commands[] = {
         {"init", cli_init},     {"id", cli_id},         {"submit", cli_submit},
         {"get", cli_get},       {"status", cli_status}, {"audit", cli_audit},
-        {"digest", cli_digest},
+        {"digest", cli_digest}, {"peer", cli_peer},     {"peers", cli_peers},
     };
     if (strcmp(command, "run") == 0) {
         if (!args.data)
