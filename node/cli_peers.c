@@ -54,7 +54,7 @@ check_data_dir(const char *dir)
 static bool
 is_endpoint_word(const char *word)
 {
-    return strstr(word, "://") != NULL;
+    return strstr(word, "://") != NULL || strcmp(word, PEERS_ENDPOINT_NONE) == 0;
 }
 
 static int
@@ -206,6 +206,10 @@ print_peer_text(const peer_entry_t *peer, const char *key_hex, const Storemesh__
                 const char *why_unknown)
 {
     printf("%s %s %s\n", peer->name, peer->endpoint, key_hex);
+    if (peers_is_key_only(peer)) {
+        printf("  key only: no link; its operations are accepted when relayed by others\n");
+        return;
+    }
     if (!status) {
         printf("  connected, last exchange, operations owed: unknown (%s)\n", why_unknown);
         return;

@@ -30,7 +30,10 @@ apply(links_t *self, core_t *core, peer_entry_t *peers, size_t count)
     core_peer_t *core_peers = calloc(count ? count : 1, sizeof *core_peers);
     control_peer_t *view = calloc(count ? count : 1, sizeof *view);
     int rc = links && core_peers && view ? 0 : -SM_ENOMEM;
-    if (rc == 0 && count > 0 && !self->transport) {
+    size_t link_count = 0;
+    for (size_t i = 0; i < count; i++)
+        link_count += !peers_is_key_only(&peers[i]);
+    if (rc == 0 && link_count > 0 && !self->transport) {
         char err[512];
         self->transport = transport_new(self->zmq_context, self->identity->listen,
                                         self->identity->secret_key, self->identity->public_key,
@@ -40,17 +43,22 @@ apply(links_t *self, core_t *core, peer_entry_t *peers, size_t count)
             rc = -SM_EIO;
         }
     }
+    size_t linked = 0;
     for (size_t i = 0; rc == 0 && i < count; i++) {
-        snprintf(links[i].name, sizeof links[i].name, "%s", peers[i].name);
-        snprintf(links[i].endpoint, sizeof links[i].endpoint, "%s", peers[i].endpoint);
-        memcpy(links[i].public_key, peers[i].public_key, sizeof links[i].public_key);
+        bool key_only = peers_is_key_only(&peers[i]);
+        if (!key_only) {
+            transport_peer_t *link = &links[linked++];
+            snprintf(link->name, sizeof link->name, "%s", peers[i].name);
+            snprintf(link->endpoint, sizeof link->endpoint, "%s", peers[i].endpoint);
+            memcpy(link->public_key, peers[i].public_key, sizeof link->public_key);
+        }
         core_peers[i] = (core_peer_t){
-            .name = peers[i].name, .public_key = peers[i].public_key, .exchange = true};
+            .name = peers[i].name, .public_key = peers[i].public_key, .exchange = !key_only};
         view[i] = (control_peer_t){
             .name = peers[i].name, .endpoint = peers[i].endpoint, .public_key = peers[i].public_key};
     }
     if (rc == 0 && self->transport)
-        rc = transport_set_peers(self->transport, links, count);
+        rc = transport_set_peers(self->transport, links, linked);
     if (rc == 0)
         rc = core_set_peers(core, core_peers, count);
     free(links);

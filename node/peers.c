@@ -43,9 +43,17 @@ host_is_valid(const char *host, size_t len)
 }
 
 bool
+peers_is_key_only(const peer_entry_t *peer)
+{
+    return strcmp(peer->endpoint, PEERS_ENDPOINT_NONE) == 0;
+}
+
+bool
 peers_endpoint_is_valid(const char *endpoint)
 {
     assert(endpoint != NULL);
+    if (strcmp(endpoint, PEERS_ENDPOINT_NONE) == 0)
+        return true; // a key-only entry: no link
     if (strlen(endpoint) > IDENTITY_ENDPOINT_MAX || strncmp(endpoint, "tcp://", 6) != 0)
         return false;
     const char *host = endpoint + 6;

@@ -44,7 +44,13 @@ typedef struct {
     uint8_t public_key[crypto_sign_PUBLICKEYBYTES]; // Ed25519
 } peer_entry_t;
 
-// True when endpoint is tcp://HOST:PORT, at most IDENTITY_ENDPOINT_MAX bytes: HOST a
+// The endpoint of a key-only entry: no link to that node (it is neither dialled nor
+// let in), but operations of that origin relayed by other peers are verified with its
+// key. Every node of a mesh needs the key of every origin it receives.
+#define PEERS_ENDPOINT_NONE "none"
+bool peers_is_key_only(const peer_entry_t *peer);
+
+// True when endpoint is PEERS_ENDPOINT_NONE or tcp://HOST:PORT, at most IDENTITY_ENDPOINT_MAX bytes: HOST a
 // host name or IPv4 address ([A-Za-z0-9._-]) or a bracketed IPv6 address, PORT a
 // decimal number 1-65535. `*` (listen on all interfaces) cannot be dialled: false.
 bool peers_endpoint_is_valid(const char *endpoint);
