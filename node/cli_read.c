@@ -142,6 +142,27 @@ cli_get(const cli_args_t *args)
 }
 
 static void
+print_peer_lines(const Storemesh__StatusReply *status)
+{
+    size_t links = 0;
+    for (size_t i = 0; i < status->n_peers; i++)
+        links += strcmp(status->peers[i]->endpoint, "none") != 0;
+    if (links == 0) {
+        printf("  peers: none linked (add one with `storemesh peer add`)\n");
+        return;
+    }
+    printf("  peers:\n");
+    for (size_t i = 0; i < status->n_peers; i++) {
+        const Storemesh__PeerStatus *peer = status->peers[i];
+        if (strcmp(peer->endpoint, "none") == 0)
+            continue;
+        printf("    %-16s %-13s we owe %llu, they owe %llu operations\n", peer->name,
+               peer->connected ? "connected" : "NOT CONNECTED", (unsigned long long)peer->we_owe,
+               (unsigned long long)peer->they_owe);
+    }
+}
+
+static void
 print_status_text(const Storemesh__StatusReply *status)
 {
     static const char *const banners[] = {"OK", "WARNING", "AT LIMIT"};
@@ -150,28 +171,56 @@ print_status_text(const Storemesh__StatusReply *status)
                                                      : 0;
     printf("storemesh node %s: %s\n", status->node, banners[level]);
     bool authority = strcmp(status->node, status->authority) == 0;
-    if (!authority) {
-        printf("  OFFLINE from %s for %llu h %02llu min (limit %llu h)\n",
-               status->authority[0] ? status->authority : "the authority",
-               (unsigned long long)status->offline_seconds / 3600,
-               (unsigned long long)(status->offline_seconds % 3600) / 60,
-               (unsigned long long)status->limits->max_offline_seconds / 3600);
+    const char *head_office = status->authority[0] ? status->authority : "the authority";
+    if (authority) {
+        printf("  this node is the authority (%s): it has no queue of its own\n", status->node);
+    } else {
+        // Heard from within the link timeout (5 s) counts as online.
+        if (status->offline_seconds <= 5)
+            printf("  ONLINE: in contact with %s\n", head_office);
+        else
+            printf("  OFFLINE from %s for %llu h %02llu min (limit %llu h)\n", head_office,
+                   (unsigned long long)status->offline_seconds / 3600,
+                   (unsigned long long)(status->offline_seconds % 3600) / 60,
+                   (unsigned long long)status->limits->max_offline_seconds / 3600);
         printf("  queue: %llu of %llu operations waiting for %s (warn at %u%%, then %s)\n",
                (unsigned long long)status->queue_depth,
-               (unsigned long long)status->limits->max_queue_depth, status->authority,
+               (unsigned long long)status->limits->max_queue_depth, head_office,
                status->limits->warn_at_percent, status->limits->at_limit);
-    } else {
-        printf("  this node is the authority (%s): it has no queue of its own\n", status->node);
     }
     printf("  log: %llu operations, this node's last sequence %llu\n",
            (unsigned long long)status->operations, (unsigned long long)status->last_seq);
     printf("  commands refused since start: %llu\n",
            (unsigned long long)status->commands_refused);
-    printf("  peers: none configured\n");
+    print_peer_lines(status);
+    if (status->links_refused || status->operations_refused)
+        printf("  refused since start: %llu link attempts by unknown keys, %llu forged or altered "
+               "operations\n",
+               (unsigned long long)status->links_refused,
+               (unsigned long long)status->operations_refused);
     for (size_t i = 0; i < status->n_actions; i++)
         printf("  ACTION: %s\n", status->actions[i]);
     if (status->n_actions == 0)
         printf("  no action needed\n");
+}
+
+static json_object *
+peers_json(const Storemesh__StatusReply *status)
+{
+    json_object *array = json_object_new_array();
+    for (size_t i = 0; i < status->n_peers; i++) {
+        const Storemesh__PeerStatus *peer = status->peers[i];
+        json_object *object = json_object_new_object();
+        json_object_object_add(object, "name", json_object_new_string(peer->name));
+        json_object_object_add(object, "endpoint", json_object_new_string(peer->endpoint));
+        json_object_object_add(object, "connected", json_object_new_boolean(peer->connected));
+        json_object_object_add(object, "last_exchange_ms",
+                               json_object_new_uint64(peer->last_exchange_ms));
+        json_object_object_add(object, "we_owe", json_object_new_uint64(peer->we_owe));
+        json_object_object_add(object, "they_owe", json_object_new_uint64(peer->they_owe));
+        json_object_array_add(array, object);
+    }
+    return array;
 }
 
 int
@@ -209,7 +258,11 @@ cli_status(const cli_args_t *args)
         json_object_object_add(limits, "at_limit", json_object_new_string(reply->limits->at_limit));
         json_object_object_add(object, "limits", limits);
         json_object_object_add(object, "actions", json_strings(reply->actions, reply->n_actions));
-        json_object_object_add(object, "peers", json_object_new_array());
+        json_object_object_add(object, "peers", peers_json(reply));
+        json_object_object_add(object, "links_refused",
+                               json_object_new_uint64(reply->links_refused));
+        json_object_object_add(object, "operations_refused",
+                               json_object_new_uint64(reply->operations_refused));
         json_object_object_add(object, "mesh", json_object_new_string(reply->mesh));
         json_object_object_add(object, "authority", json_object_new_string(reply->authority));
         json_object_object_add(object, "operations", json_object_new_uint64(reply->operations));

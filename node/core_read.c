@@ -349,9 +349,16 @@ first_seal(void *arg, const uint8_t *key, size_t key_len, const uint8_t *value, 
 static bool
 seal_signature_ok(const core_t *self, const Storemesh__Seal *seal)
 {
-    if (strcmp(seal->origin, self->name) != 0 || seal->head_hash.len != CORE_HASH_BYTES ||
+    if (!seal->origin || seal->head_hash.len != CORE_HASH_BYTES ||
         seal->signature.len != crypto_sign_BYTES)
-        return false; // other origins' keys arrive with the mesh
+        return false;
+    const uint8_t *public_key = self->public_key;
+    if (strcmp(seal->origin, self->name) != 0) {
+        const core_origin_t *origin = core_origin_find(self, seal->origin);
+        if (!origin || !origin->has_key)
+            return false; // no key for that origin on this node (docs/CLI.md, peer add)
+        public_key = origin->public_key;
+    }
     uint8_t message[32 + CRDT_NAME_MAX + 1 + 8 + CORE_HASH_BYTES];
     static const char domain[] = "storemesh-seal-v1";
     size_t len = 0;
@@ -364,7 +371,7 @@ seal_signature_ok(const core_t *self, const Storemesh__Seal *seal)
     len += 8;
     memcpy(message + len, seal->head_hash.data, CORE_HASH_BYTES);
     len += CORE_HASH_BYTES;
-    return crypto_sign_verify_detached(seal->signature.data, message, len, self->public_key) == 0;
+    return crypto_sign_verify_detached(seal->signature.data, message, len, public_key) == 0;
 }
 
 // Follows the hash chain from (origin, seq) with hash `hash` to the seal's head.

@@ -163,6 +163,8 @@ links_refresh(links_t *self, core_t *core, uint64_t wall_ms)
     if (wall_ms < self->next_refresh_ms)
         return;
     self->next_refresh_ms = wall_ms + LINKS_REFRESH_MS;
+    if (self->transport)
+        transport_redial_stale(self->transport, wall_ms);
     if (!peers_changed(self->dir, &self->stamp))
         return;
     char err[1024];

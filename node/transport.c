@@ -22,7 +22,8 @@
 // MESSAGE command: the payload plus 33 bytes (command name, nonce, MAC, flags).
 #define TRANSPORT_WIRE_OVERHEAD_BYTES 64
 #define TRANSPORT_RECONNECT_MS 500           // first redial after a failed or lost link
-#define TRANSPORT_RECONNECT_MS_MAX 30000     // redial backoff doubles up to this
+#define TRANSPORT_RECONNECT_MS_MAX 5000      // redial backoff doubles up to this: a healed
+                                             // link is back within seconds
 #define TRANSPORT_HEARTBEAT_MS 5000          // ZMTP PING on a quiet link
 #define TRANSPORT_HEARTBEAT_TIMEOUT_MS 15000 // a link silent this long is dropped (3 pings)
 #define TRANSPORT_HANDSHAKE_MS 10000         // CURVE + ZAP must finish within this
@@ -36,6 +37,7 @@ typedef struct {
     uint8_t curve_public_key[crypto_box_PUBLICKEYBYTES]; // the peer's key as a CURVE server
     char curve_key_hex[TRANSPORT_ZAP_KEY_HEX_SIZE];      // the same, as the ZAP handler tags it
     void *dealer; // CURVE client dialling peer.endpoint; owned
+    uint64_t down_since_ms; // when the link was first seen down; 0 while up
 } transport_link_t;
 
 struct transport {
@@ -442,6 +444,39 @@ transport_send(transport_t *self, const char *peer_name, const uint8_t *bytes, s
     if (zmq_send(link->dealer, len ? bytes : (const uint8_t *)"", len, ZMQ_DONTWAIT) >= 0)
         return 0;
     return zmq_errno() == EAGAIN ? -SM_EFULL : -SM_EIO;
+}
+
+// libzmq stops redialling a CURVE client whose handshake a ZAP handler refused (the
+// peer had not yet added us: the usual case while a cut heals, when each side's
+// table changes a second apart). A link down for this long is dialled anew.
+#define TRANSPORT_REDIAL_STALE_MS 3000
+
+void
+transport_redial_stale(transport_t *self, uint64_t now_ms)
+{
+    for (size_t i = 0; i < self->link_count; i++) {
+        transport_link_t *link = &self->links[i];
+        int events = 0;
+        size_t events_size = sizeof events;
+        bool up = zmq_getsockopt(link->dealer, ZMQ_EVENTS, &events, &events_size) == 0 &&
+                  (events & ZMQ_POLLOUT) != 0;
+        if (up) {
+            link->down_since_ms = 0;
+            continue;
+        }
+        if (link->down_since_ms == 0) {
+            link->down_since_ms = now_ms;
+            continue;
+        }
+        if (now_ms - link->down_since_ms < TRANSPORT_REDIAL_STALE_MS)
+            continue;
+        void *old = link->dealer;
+        if (open_dealer(self, link) == 0)
+            zmq_close(old); // queued messages go: anti-entropy sends again
+        else
+            link->dealer = old;
+        link->down_since_ms = now_ms;
+    }
 }
 
 bool

@@ -70,7 +70,7 @@ void transport_destroy(transport_t **self_p);
 // peers are dialled, removed ones disconnected and refused from now on, peers whose
 // endpoint or key changed are dialled anew (their queued messages are dropped); unchanged
 // peers keep their link and queue. A peer unreachable or refusing us is redialled with
-// backoff (0.5 s doubling to 30 s); none reachable is normal. 0; -SM_EINVAL when an entry
+// backoff (0.5 s doubling to 5 s); none reachable is normal. 0; -SM_EINVAL when an entry
 // is bad (name, endpoint, key, a duplicate name or key, more than TRANSPORT_PEERS_MAX),
 // logged to stderr with the entry; -SM_ENOMEM (also: the context is out of sockets). On
 // error the table in force before the call stays in force, links included.
@@ -86,6 +86,10 @@ int transport_send(transport_t *self, const char *peer_name, const uint8_t *byte
 // CURVE handshake and its queue has room. False for a name not in the table. A change from
 // false to true is the moment to send a Hello ("on connect").
 bool transport_can_send(transport_t *self, const char *peer_name);
+// Dials anew every link that has been down for a few seconds (libzmq gives up on a
+// link whose handshake was refused, as happens while both ends of a healed cut add
+// each other). Call about once a second.
+void transport_redial_stale(transport_t *self, uint64_t now_ms);
 // The ROUTER, for zmq_poll (ZMQ_POLLIN) in the caller's loop; never send or receive on it.
 // Poll with zmq_poll, not ZMQ_FD, which is edge-triggered. Valid until transport_destroy.
 void *transport_socket(transport_t *self);
