@@ -70,6 +70,14 @@ typedef struct {
     bool ack_due;               // it sent operations: Ack once they are on disk
     bool hello_seen;            // we know its version vector
     bool exchange;              // a link; false: its key only (an origin seen by relay)
+    // Idle Hellos: our version vector goes in full only when it changed since we last
+    // sent it to this peer in full, or when the peer asks.
+    bool full_sent;
+    uint8_t full_digest[CORE_HASH_BYTES];
+    bool wants_full;            // it asked for our full version vector
+    bool need_their_full;       // its idle Hello did not match what we hold for it
+    bool authority_sent;        // authority_have as last sent in full
+    uint8_t authority_digest[CORE_HASH_BYTES];
 } core_peer_state_t;
 
 // One group-commit batch: its puts, the staged states it wrote (so later commands

@@ -190,6 +190,40 @@ authority_vv(const core_t *self, proto_vv_t *out)
     return 0;
 }
 
+// BLAKE2b-256 over a version vector in canonical order (by origin name): both ends
+// of a link compute it over the same entries and compare.
+static void
+vv_digest(const struct core_vv *vv, uint8_t out[CORE_HASH_BYTES])
+{
+    crypto_generichash_state state;
+    crypto_generichash_init(&state, NULL, 0, CORE_HASH_BYTES);
+    for (size_t i = 0; vv && i < vv->count; i++) {
+        uint8_t seq[8];
+        keys_put_be64(seq, vv->entries[i].seq);
+        crypto_generichash_update(&state, (const uint8_t *)vv->entries[i].origin,
+                                  strlen(vv->entries[i].origin) + 1);
+        crypto_generichash_update(&state, seq, sizeof seq);
+    }
+    crypto_generichash_final(&state, out, CORE_HASH_BYTES);
+}
+
+// Our durable version vector, sorted: what a peer stores for us after a full Hello.
+static int
+our_have_digest(const core_t *self, uint8_t out[CORE_HASH_BYTES])
+{
+    struct core_vv *vv = vv_new();
+    int rc = vv ? 0 : -SM_ENOMEM;
+    if (rc == 0 && self->durable.last_seq > 0)
+        rc = vv_raise(vv, self->name, self->durable.last_seq);
+    for (size_t i = 0; rc == 0 && i < self->origin_count; i++)
+        if (self->origins[i].durable_seq > 0)
+            rc = vv_raise(vv, self->origins[i].name, self->origins[i].durable_seq);
+    if (rc == 0)
+        vv_digest(vv, out);
+    vv_free(vv);
+    return rc;
+}
+
 // ---- sending ----
 
 static core_peer_state_t *
@@ -226,6 +260,8 @@ queue_send(core_t *self, const char *peer, Storemesh__PeerMessage *message)
     if (!bytes)
         return;
     storemesh__peer_message__pack(message, bytes);
+    self->counters.messages_sent++;
+    self->counters.bytes_sent += len;
     core_send_t *send = &self->sends[self->send_count++];
     snprintf(send->peer, sizeof send->peer, "%s", peer);
     send->bytes = bytes;
@@ -233,11 +269,30 @@ queue_send(core_t *self, const char *peer, Storemesh__PeerMessage *message)
 }
 
 static void
-send_have(core_t *self, const core_peer_state_t *peer, bool hello)
+send_have(core_t *self, core_peer_state_t *peer, bool hello)
 {
     proto_vv_t have = {0};
     proto_vv_t authority = {0};
-    if (our_have(self, &have) == 0 && authority_vv(self, &authority) == 0) {
+    uint8_t digest[CORE_HASH_BYTES];
+    uint8_t authority_digest[CORE_HASH_BYTES];
+    vv_digest(self->authority_have, authority_digest);
+    if (our_have_digest(self, digest) == 0 && our_have(self, &have) == 0 &&
+        authority_vv(self, &authority) == 0) {
+        // An idle Hello: the peer holds this version vector of ours already.
+        bool idle = hello && peer->full_sent && !peer->wants_full &&
+                    memcmp(peer->full_digest, digest, CORE_HASH_BYTES) == 0;
+        if (idle && peer->authority_sent &&
+            memcmp(peer->authority_digest, authority_digest, CORE_HASH_BYTES) == 0)
+            authority.count = 0;
+        if (idle)
+            have.count = 0;
+        peer->full_sent = true;
+        memcpy(peer->full_digest, digest, CORE_HASH_BYTES);
+        peer->wants_full = false;
+        if (authority.count > 0 || !idle) {
+            peer->authority_sent = true;
+            memcpy(peer->authority_digest, authority_digest, CORE_HASH_BYTES);
+        }
         Storemesh__PeerMessage message = STOREMESH__PEER_MESSAGE__INIT;
         Storemesh__Hello hello_body = STOREMESH__HELLO__INIT;
         Storemesh__Ack ack_body = STOREMESH__ACK__INIT;
@@ -251,6 +306,9 @@ send_have(core_t *self, const core_peer_state_t *peer, bool hello)
             hello_body.n_authority_have = authority.count;
             hello_body.authority_have = authority.pointers;
             hello_body.credit = CORE_PEER_CREDIT_BATCHES;
+            if (idle)
+                hello_body.have_digest = (ProtobufCBinaryData){CORE_HASH_BYTES, digest};
+            hello_body.want_full = peer->need_their_full;
             message.body_case = STOREMESH__PEER_MESSAGE__BODY_HELLO;
             message.hello = &hello_body;
         } else {
@@ -592,6 +650,46 @@ on_have(core_t *self, core_peer_state_t *peer, Storemesh__VvEntry *const *have, 
         self->authority_acked_seq = acked;
 }
 
+static void
+on_hello(core_t *self, core_peer_state_t *peer, const Storemesh__Hello *hello)
+{
+    if (hello->rules_hash.len != RULES_HASH_BYTES ||
+        memcmp(hello->rules_hash.data, rules_hash(self->rules), RULES_HASH_BYTES) != 0)
+        self->counters.rules_mismatch++;
+    if (hello->want_full)
+        peer->wants_full = true;
+    if (hello->n_have == 0 && hello->have_digest.len == CORE_HASH_BYTES) {
+        // The idle form: it says its version vector is unchanged since its last full one.
+        uint8_t stored[CORE_HASH_BYTES];
+        vv_digest(peer->their_have, stored);
+        if (!peer->hello_seen || memcmp(stored, hello->have_digest.data, CORE_HASH_BYTES) != 0) {
+            peer->need_their_full = true; // we do not hold it: ask
+            send_have(self, peer, true);
+            return;
+        }
+        Storemesh__VvEntry **entries = calloc(peer->their_have->count + 1, sizeof *entries);
+        Storemesh__VvEntry *storage = calloc(peer->their_have->count + 1, sizeof *storage);
+        if (entries && storage) {
+            for (size_t i = 0; i < peer->their_have->count; i++) {
+                storemesh__vv_entry__init(&storage[i]);
+                storage[i].origin = peer->their_have->entries[i].origin;
+                storage[i].seq = peer->their_have->entries[i].seq;
+                entries[i] = &storage[i];
+            }
+            on_have(self, peer, entries, peer->their_have->count, hello->authority_have,
+                    hello->n_authority_have, hello->credit, true);
+        }
+        free(entries);
+        free(storage);
+    } else {
+        on_have(self, peer, hello->have, hello->n_have, hello->authority_have,
+                hello->n_authority_have, hello->credit, true);
+        peer->need_their_full = false;
+    }
+    if (peer->wants_full)
+        send_have(self, peer, true);
+}
+
 void
 core_peer_receive(core_t *self, const char *peer_name, const uint8_t *bytes, size_t len,
                   uint64_t wall_ms)
@@ -613,12 +711,7 @@ core_peer_receive(core_t *self, const char *peer_name, const uint8_t *bytes, siz
     if (authority_name && strcmp(peer_name, authority_name) == 0)
         self->authority_contact_ms = wall_ms;
     if (message->body_case == STOREMESH__PEER_MESSAGE__BODY_HELLO) {
-        const Storemesh__Hello *hello = message->hello;
-        if (hello->rules_hash.len != RULES_HASH_BYTES ||
-            memcmp(hello->rules_hash.data, rules_hash(self->rules), RULES_HASH_BYTES) != 0)
-            self->counters.rules_mismatch++;
-        on_have(self, peer, hello->have, hello->n_have, hello->authority_have,
-                hello->n_authority_have, hello->credit, true);
+        on_hello(self, peer, message->hello);
     } else if (message->body_case == STOREMESH__PEER_MESSAGE__BODY_ACK) {
         const Storemesh__Ack *ack = message->ack;
         on_have(self, peer, ack->have, ack->n_have, ack->authority_have, ack->n_authority_have,

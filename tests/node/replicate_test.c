@@ -11,6 +11,7 @@
 #include "rules.h"
 #include "sm_error.h"
 #include "store_rocks.h"
+#include "storemesh.pb-c.h"
 
 #define MESH_NODES_MAX 4
 #define WIRE_MESSAGES_MAX 4096
@@ -41,6 +42,8 @@ typedef struct {
     uint64_t now_ms;
     // tampering: called on every OpsBatch message in flight; may change it
     void (*tamper)(uint8_t *bytes, size_t len);
+    uint64_t hellos_full; // Hellos seen on the wire carrying the version vector
+    uint64_t hellos_idle; // Hellos carrying only its digest
 } mesh_t;
 
 static int
@@ -168,6 +171,15 @@ mesh_run(mesh_t *mesh, int rounds_max)
             wire_t *message = &mesh->wire[k];
             if (mesh->tamper)
                 mesh->tamper(message->bytes, message->len);
+            Storemesh__PeerMessage *decoded =
+                storemesh__peer_message__unpack(NULL, message->len, message->bytes);
+            if (decoded && decoded->body_case == STOREMESH__PEER_MESSAGE__BODY_HELLO) {
+                if (decoded->hello->have_digest.len)
+                    mesh->hellos_idle++;
+                else
+                    mesh->hellos_full++;
+            }
+            storemesh__peer_message__free_unpacked(decoded, NULL);
             core_peer_receive(mesh->nodes[message->to].core, mesh->nodes[message->from].name,
                               message->bytes, message->len, mesh->now_ms);
             free(message->bytes);
@@ -242,6 +254,15 @@ Test(replicate, two_branches_converge_to_the_same_digest)
     cr_assert(status[0].connected);
     cr_assert_eq(status[0].we_owe, 0);
     cr_assert_eq(status[0].they_owe, 0);
+    // Idle rounds send Hellos in the compact form: a digest, not the version vector.
+    mesh.hellos_full = 0;
+    mesh.hellos_idle = 0;
+    mesh_run(&mesh, 16);
+    cr_assert_gt(mesh.hellos_idle, 4, "idle rounds still say hello");
+    cr_assert_eq(mesh.hellos_full, 0, "an idle round carries no version vector");
+    submit(&mesh, 0, "stock", "sku-1", "on_hand", "add", "1", 1);
+    mesh_run(&mesh, 8);
+    cr_assert_gt(mesh.hellos_full, 0, "a changed version vector goes in full");
     mesh_free(&mesh);
 }
 
