@@ -263,6 +263,9 @@ cli_status(const cli_args_t *args)
                                json_object_new_uint64(reply->links_refused));
         json_object_object_add(object, "operations_refused",
                                json_object_new_uint64(reply->operations_refused));
+        json_object_object_add(object, "bytes_sent", json_object_new_uint64(reply->bytes_sent));
+        json_object_object_add(object, "operations_received",
+                               json_object_new_uint64(reply->operations_received));
         json_object_object_add(object, "mesh", json_object_new_string(reply->mesh));
         json_object_object_add(object, "authority", json_object_new_string(reply->authority));
         json_object_object_add(object, "operations", json_object_new_uint64(reply->operations));

@@ -343,4 +343,6 @@ control_status_add_links(const core_t *core, const control_links_t *links, uint6
     const core_replication_counters_t *counters = core_counters(core);
     status->operations_refused =
         counters->forged + counters->broken_chain + counters->unknown_origin;
+    status->bytes_sent = counters->bytes_sent;
+    status->operations_received = counters->operations_received;
 }
