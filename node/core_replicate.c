@@ -623,7 +623,8 @@ on_have(core_t *self, core_peer_state_t *peer, Storemesh__VvEntry *const *have, 
         self->counters.malformed++;
         return;
     }
-    vv_free(peer->their_have);
+    // have may point into the old their_have (an idle Hello): read it no more after this.
+    struct core_vv *old_have = peer->their_have;
     peer->their_have = their;
     // A Hello restarts the stream from what it holds (a lost batch is sent again);
     // an Ack only moves it forward.
@@ -644,7 +645,9 @@ on_have(core_t *self, core_peer_state_t *peer, Storemesh__VvEntry *const *have, 
     vv_raise_from_proto(self->authority_have, authority, authority_count);
     const char *authority_name = rules_authority(self->rules);
     if (authority_name && strcmp(peer->name, authority_name) == 0)
-        vv_raise_from_proto(self->authority_have, have, have_count);
+        for (size_t i = 0; i < their->count; i++)
+            vv_raise(self->authority_have, their->entries[i].origin, their->entries[i].seq);
+    vv_free(old_have);
     uint64_t acked = vv_get(self->authority_have, self->name);
     if (acked > self->authority_acked_seq)
         self->authority_acked_seq = acked;
