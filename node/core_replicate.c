@@ -561,7 +561,12 @@ on_ops(core_t *self, core_peer_state_t *peer, const Storemesh__OpsBatch *ops)
     }
     if (strcmp(ops->origin, self->name) == 0)
         return; // our own operations coming back: we hold them
-    core_origin_t *origin = core_origin_add(self, ops->origin);
+    // Only origins whose key we hold get a table entry: a peer cannot fill the table
+    // with made-up names and crowd out real origins.
+    core_origin_t *origin = core_origin_find(self, ops->origin);
+    const core_peer_state_t *keyed = peer_find(self, ops->origin);
+    if (!origin && keyed)
+        origin = core_origin_add(self, ops->origin);
     if (!origin || !origin->has_key) {
         self->counters.unknown_origin++;
         return;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "bench.h"
+#include "bench_mesh.h"
 #include "cli.h"
 #include "daemon.h"
 #include "sm_error.h"
@@ -24,6 +25,7 @@ static const char usage[] =
     "  storemesh peer remove --data DIR NAME\n"
     "  storemesh peers  --data DIR [--json]\n"
     "  storemesh bench local [--ops N] [--dir DIR] [--rules FILE] [--keep]\n"
+    "  storemesh bench mesh  [--ops N] [--dir DIR] [--keep]\n"
     "exit codes: 0 ok, 1 environment (data directory, disk), 2 bad usage or input,\n"
     "            3 node not running, 4 refused by a rule or a limit (docs/CLI.md)\n";
 
@@ -115,6 +117,8 @@ main(int argc, char **argv)
         return argc < 2 ? CLI_EXIT_USAGE : CLI_EXIT_OK;
     }
     const char *command = argv[1];
+    if (strcmp(command, "bench") == 0 && argc > 2 && strcmp(argv[2], "mesh") == 0)
+        return bench_mesh_main(argc - 2, argv + 2, argv[0]);
     if (strcmp(command, "bench") == 0)
         return bench_local_main(argc - 2, argv + 2, argv[0]);
     cli_args_t args;

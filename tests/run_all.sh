@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite: installs dependencies, builds twice (optimised, and with
 # AddressSanitizer + UndefinedBehaviorSanitizer) with warnings as errors, and runs
-# every Criterion and process test under CTest in both builds.
+# every Criterion and process test under CTest in both builds; then builds the
+# libFuzzer targets with clang and fuzzes each decoder for a bounded time
+# (SM_FUZZ_SECONDS per target, 15 by default: about 60 s in all).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bash "$root/tests/deps.sh"
@@ -39,4 +41,10 @@ echo "== build and test: AddressSanitizer + UndefinedBehaviorSanitizer =="
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 run_build "$root/build-asan" -DCMAKE_BUILD_TYPE=Debug -DSM_SANITIZE=ON
-echo "storemesh: all tests passed in both builds"
+echo "== build and fuzz: clang, libFuzzer + AddressSanitizer + UndefinedBehaviorSanitizer =="
+# Only the fuzz targets and what they link; tests/fuzz/run.sh fails on any finding.
+cmake -S "$root" -B "$root/build-fuzz" -DCMAKE_C_COMPILER=clang -DSM_FUZZ=ON -DSM_BUILD_TESTS=ON \
+    -DSM_WERROR=ON >/dev/null
+cmake --build "$root/build-fuzz" -j "$jobs" --target fuzz_all
+bash "$root/tests/fuzz/run.sh" "$root/build-fuzz" "${SM_FUZZ_SECONDS:-15}"
+echo "storemesh: all tests passed in both builds, and the fuzz targets found nothing"

@@ -26,6 +26,7 @@ SM_TEST_WAIT_S=${SM_TEST_WAIT_S:-100}    # the whole script (CTest's TIMEOUT is 
 
 SM_TMP=$(mktemp -d "${TMPDIR:-/tmp}/sm-${SM_TEST_NAME}.XXXXXX")
 declare -A SM_NODE_PID=() # data dir -> pid of its `storemesh run`
+declare -A SM_NODE_PREFIX=() # data dir -> command its node runs under (node_start)
 SM_WATCHDOG_PID=
 SM_EXIT_HOOKS=() # commands run at exit after the nodes are gone (sm_on_exit)
 
@@ -201,14 +202,22 @@ node_init()
     expect 0 init --data "$dir" --name "$name" --rules "$rules" "$@"
 }
 
-# node_start DIR: starts `storemesh run --data DIR` in the background (stderr to
-# DIR.log) and waits until `storemesh status` answers.
+# node_start DIR [PREFIX...]: starts `storemesh run --data DIR` in the background
+# (stderr to DIR.log) and waits until `storemesh status` answers. With a PREFIX (words
+# without spaces, e.g. `ip netns exec NS`), the node runs under it, which must exec it
+# (the pid is the node's); node_restart keeps the prefix.
 node_start()
 {
     local dir=$1
+    shift
+    if (($# > 0)); then
+        SM_NODE_PREFIX[$dir]="$*"
+    fi
+    local -a prefix=()
+    read -r -a prefix <<<"${SM_NODE_PREFIX[$dir]:-}"
     local log=$dir.log
     echo "--- node_start $(date +%T.%N)" >>"$log"
-    "$STOREMESH" run --data "$dir" </dev/null >/dev/null 2>>"$log" &
+    "${prefix[@]}" "$STOREMESH" run --data "$dir" </dev/null >/dev/null 2>>"$log" &
     local pid=$!
     SM_NODE_PID[$dir]=$pid
     local deadline=$((SECONDS + SM_START_WAIT_S))

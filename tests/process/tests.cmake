@@ -16,10 +16,12 @@ add_test(NAME process_crash_safety COMMAND crash_driver $<TARGET_FILE:storemesh>
 set_tests_properties(process_crash_safety PROPERTIES
   TIMEOUT 180 ENVIRONMENT "${SM_PROCESS_ENV}")
 
-foreach(script IN ITEMS cli_basics idempotency rules_cli bad_input limits disk_full peers_cli)
+foreach(script IN ITEMS cli_basics idempotency rules_cli bad_input limits disk_full peers_cli
+                       mesh_converge mesh_relay mesh_catchup mesh_security netns_partition)
   add_test(NAME process_${script} COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/${script}.sh)
   # lib.sh's watchdog ends a script after 100 s, before this timeout, so that it
-  # always cleans up its nodes. Exit 77: skipped (disk_full needs root for a tmpfs).
+  # always cleans up its nodes. Exit 77: skipped (disk_full needs root for a tmpfs,
+  # netns_partition root or CAP_NET_ADMIN for network namespaces).
   set_tests_properties(process_${script} PROPERTIES
     TIMEOUT 150 ENVIRONMENT "${SM_PROCESS_ENV}" SKIP_RETURN_CODE 77)
 endforeach()
