@@ -65,7 +65,12 @@ typedef struct {
     struct core_vv *their_have; // its version vector, from its last Hello or Ack
     struct core_vv *sent;       // their_have advanced by what we sent since
     uint32_t credit;            // batches it accepts unacknowledged
-    uint32_t in_flight;         // batches sent since its last Ack or Hello
+    uint32_t in_flight;         // batches sent and not yet acknowledged (pending_count)
+    struct {
+        char origin[CRDT_NAME_MAX + 1];
+        uint64_t last_seq;
+    } pending[CORE_PEER_CREDIT_BATCHES]; // the batches in flight, oldest first
+    size_t pending_count;
     uint64_t last_receive_ms;   // 0: never
     bool ack_due;               // it sent operations: Ack once they are on disk
     bool hello_seen;            // we know its version vector

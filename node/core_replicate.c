@@ -462,7 +462,10 @@ pump(core_t *self, core_peer_state_t *peer)
         uint64_t sent = send_batch(self, peer, name, from_seq);
         if (sent == 0 || vv_raise(peer->sent, name, sent))
             return;
-        peer->in_flight++;
+        assert(peer->pending_count < CORE_PEER_CREDIT_BATCHES);
+        snprintf(peer->pending[peer->pending_count].origin, CRDT_NAME_MAX + 1, "%s", name);
+        peer->pending[peer->pending_count++].last_seq = sent;
+        peer->in_flight = (uint32_t)peer->pending_count;
     }
 }
 
@@ -645,7 +648,15 @@ on_have(core_t *self, core_peer_state_t *peer, Storemesh__VvEntry *const *have, 
         }
     }
     peer->hello_seen = true;
-    peer->in_flight = 0;
+    // A Hello restarts the stream: nothing is in flight any more. An Ack settles
+    // only the batches it shows held, so credit never exceeds what the peer has
+    // room for (batches beyond it would be dropped and sent again).
+    size_t kept = 0;
+    for (size_t i = 0; !hello && i < peer->pending_count; i++)
+        if (peer->pending[i].last_seq > vv_get(their, peer->pending[i].origin))
+            peer->pending[kept++] = peer->pending[i];
+    peer->pending_count = kept;
+    peer->in_flight = (uint32_t)kept;
     peer->credit = credit < CORE_PEER_CREDIT_BATCHES ? credit : CORE_PEER_CREDIT_BATCHES;
     vv_raise_from_proto(self->authority_have, authority, authority_count);
     const char *authority_name = rules_authority(self->rules);
