@@ -107,8 +107,12 @@ send_when_linked(node_t *from, const char *peer_name, const char *text)
     int rc = -SM_EFULL;
     while (rc == -SM_EFULL && now_ms() < deadline_ms) {
         rc = transport_send(from->transport, peer_name, (const uint8_t *)text, strlen(text));
-        if (rc == -SM_EFULL)
+        if (rc == -SM_EFULL) {
+            // As the daemon does every second: libzmq stops redialling a link whose
+            // handshake was refused (the peer took its new table a moment later).
+            transport_redial_stale(from->transport, now_ms());
             sleep_ms(10);
+        }
     }
     cr_assert_eq(rc, 0, "%s could not send to %s: %s", from->name, peer_name, sm_strerror(rc));
 }

@@ -111,7 +111,15 @@ redeem_on_both()
     ((rcs[0] == 0 && rcs[1] == 0))
 }
 
-sm_log "one voucher redeemed on two branches at once"
+sm_log "one voucher redeemed on two branches at once (branch-a cut off from the others)"
+# Cut branch-a from branch-b and branch-c both ways, so neither redemption can reach
+# the other branch before it is made: a fast replication (the optimised build)
+# would otherwise turn the second into a local refusal, not a conflict.
+for other in "$b" "$c"; do
+    expect 0 peer remove --data "$a" "$(basename "$other")"
+    expect 0 peer remove --data "$other" "$(basename "$a")"
+done
+sleep 2 # the nodes reload their peer tables within a second
 voucher=
 for attempt in 1 2 3 4 5; do
     if redeem_on_both "gift-$attempt"; then
@@ -120,6 +128,9 @@ for attempt in 1 2 3 4 5; do
     fi
 done
 [[ -n $voucher ]] || fail "no voucher was accepted on both branches in 5 simultaneous attempts"
+for other in "$b" "$c"; do
+    mesh_link "$a" "$other"
+done
 
 sort -u "$ids" | cmp -s - <(sort "$ids") || fail "two commands got one audit ID: $(sort "$ids" | uniq -d)"
 total=$(wc -l <"$ids")
