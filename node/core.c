@@ -345,18 +345,9 @@ result_set(core_result_t *result, core_result_code_t code, const char *message)
 static int
 seal_batch(core_t *self)
 {
-    uint8_t message[32 + CRDT_NAME_MAX + 1 + 8 + CORE_HASH_BYTES];
-    static const char domain[] = "storemesh-seal-v1";
-    size_t len = 0;
-    memcpy(message, domain, sizeof domain); // includes the NUL
-    len += sizeof domain;
-    size_t name_len = strlen(self->name) + 1;
-    memcpy(message + len, self->name, name_len);
-    len += name_len;
-    keys_put_be64(message + len, self->staged.last_seq);
-    len += 8;
-    memcpy(message + len, self->staged.chain_head, CORE_HASH_BYTES);
-    len += CORE_HASH_BYTES;
+    uint8_t message[CORE_SEAL_MESSAGE_MAX];
+    size_t len = core_seal_message(message, self->name, self->staged.last_seq,
+                                   self->staged.chain_head);
     uint8_t signature[crypto_sign_BYTES];
     crypto_sign_detached(signature, NULL, message, len, self->secret_key);
 

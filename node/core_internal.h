@@ -201,6 +201,12 @@ void core_origins_rollback(core_t *self);
 void core_origins_free(core_t *self);
 
 // core_replicate.c
+// What a seal signs: "storemesh-seal-v1\0" ORIGIN "\0" SEQ(be64) HEAD (docs/PROTOCOL.md).
+#define CORE_SEAL_MESSAGE_MAX (18 + CRDT_NAME_MAX + 1 + 8 + CORE_HASH_BYTES)
+size_t core_seal_message(uint8_t out[CORE_SEAL_MESSAGE_MAX], const char *origin, uint64_t seq,
+                         const uint8_t head[CORE_HASH_BYTES]);
+// True when the seal is well formed and its signature verifies with public_key.
+bool core_seal_verifies(const Storemesh__Seal *seal, const uint8_t *public_key);
 void core_replicate_tick(core_t *self);
 void core_replicate_after_write(core_t *self, const core_batch_t *batch);
 void core_replicate_free(core_t *self);

@@ -359,19 +359,7 @@ seal_signature_ok(const core_t *self, const Storemesh__Seal *seal)
             return false; // no key for that origin on this node (docs/CLI.md, peer add)
         public_key = origin->public_key;
     }
-    uint8_t message[32 + CRDT_NAME_MAX + 1 + 8 + CORE_HASH_BYTES];
-    static const char domain[] = "storemesh-seal-v1";
-    size_t len = 0;
-    memcpy(message, domain, sizeof domain);
-    len += sizeof domain;
-    size_t name_len = strlen(seal->origin) + 1;
-    memcpy(message + len, seal->origin, name_len);
-    len += name_len;
-    keys_put_be64(message + len, seal->seq);
-    len += 8;
-    memcpy(message + len, seal->head_hash.data, CORE_HASH_BYTES);
-    len += CORE_HASH_BYTES;
-    return crypto_sign_verify_detached(seal->signature.data, message, len, public_key) == 0;
+    return core_seal_verifies(seal, public_key);
 }
 
 // Follows the hash chain from (origin, seq) with hash `hash` to the seal's head.

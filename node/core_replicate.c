@@ -471,24 +471,32 @@ pump(core_t *self, core_peer_state_t *peer)
 
 // ---- receiving ----
 
-static bool
-seal_verifies(const Storemesh__Seal *seal, const uint8_t *public_key)
+size_t
+core_seal_message(uint8_t out[CORE_SEAL_MESSAGE_MAX], const char *origin, uint64_t seq,
+                  const uint8_t head[CORE_HASH_BYTES])
 {
-    if (!seal->origin || strlen(seal->origin) > CRDT_NAME_MAX ||
+    static const char domain[] = "storemesh-seal-v1";
+    size_t name_len = strlen(origin) + 1;
+    assert(name_len <= CRDT_NAME_MAX + 1);
+    size_t len = 0;
+    memcpy(out, domain, sizeof domain); // includes the NUL
+    len += sizeof domain;
+    memcpy(out + len, origin, name_len);
+    len += name_len;
+    keys_put_be64(out + len, seq);
+    len += 8;
+    memcpy(out + len, head, CORE_HASH_BYTES);
+    return len + CORE_HASH_BYTES;
+}
+
+bool
+core_seal_verifies(const Storemesh__Seal *seal, const uint8_t *public_key)
+{
+    if (!seal->origin || strlen(seal->origin) == 0 || strlen(seal->origin) > CRDT_NAME_MAX ||
         seal->head_hash.len != CORE_HASH_BYTES || seal->signature.len != crypto_sign_BYTES)
         return false;
-    uint8_t message[32 + CRDT_NAME_MAX + 1 + 8 + CORE_HASH_BYTES];
-    static const char domain[] = "storemesh-seal-v1";
-    size_t len = 0;
-    memcpy(message, domain, sizeof domain);
-    len += sizeof domain;
-    size_t name_len = strlen(seal->origin) + 1;
-    memcpy(message + len, seal->origin, name_len);
-    len += name_len;
-    keys_put_be64(message + len, seal->seq);
-    len += 8;
-    memcpy(message + len, seal->head_hash.data, CORE_HASH_BYTES);
-    len += CORE_HASH_BYTES;
+    uint8_t message[CORE_SEAL_MESSAGE_MAX];
+    size_t len = core_seal_message(message, seal->origin, seal->seq, seal->head_hash.data);
     return crypto_sign_verify_detached(seal->signature.data, message, len, public_key) == 0;
 }
 
@@ -589,7 +597,7 @@ on_ops(core_t *self, core_peer_state_t *peer, const Storemesh__OpsBatch *ops)
         return; // full for now: it comes again after the next Hello
     Storemesh__Seal *seal = storemesh__seal__unpack(NULL, ops->seal.len, ops->seal.data);
     if (!seal || seal->seq != last_seq || !seal->origin || strcmp(seal->origin, ops->origin) != 0 ||
-        !seal_verifies(seal, origin->public_key)) {
+        !core_seal_verifies(seal, origin->public_key)) {
         fprintf(stderr,
                 "storemesh: refused operations %s #%llu-%llu from %s: the signature does not "
                 "verify against %s's key (forged or altered); nothing was applied\n",
