@@ -131,6 +131,7 @@ core_new(const core_config_t *config, char *err, size_t err_size)
         goto fail_free;
     }
     strcpy(self->name, config->name);
+    arena_init(&self->decode_arena, 64 * 1024); // most peer messages are a few KiB
     self->rules = config->rules;
     memcpy(self->secret_key, config->secret_key, sizeof self->secret_key);
     memcpy(self->public_key, config->public_key, sizeof self->public_key);
@@ -138,6 +139,11 @@ core_new(const core_config_t *config, char *err, size_t err_size)
     self->sync = config->sync;
     self->batch_commands_max =
         config->batch_commands_max ? config->batch_commands_max : CORE_BATCH_COMMANDS_DEFAULT;
+    self->anti_entropy_ms = config->anti_entropy_ms ? config->anti_entropy_ms : CORE_ANTI_ENTROPY_MS;
+    self->peer_timeout_ms = config->peer_timeout_ms ? config->peer_timeout_ms
+                                                    : 5 * self->anti_entropy_ms;
+    self->signer = config->signer;
+    self->bugs = config->bugs;
     const char *authority = rules_authority(config->rules);
     self->is_authority = authority && strcmp(authority, self->name) == 0;
     self->state_cache = overlay_new();
@@ -349,7 +355,10 @@ seal_batch(core_t *self)
     size_t len = core_seal_message(message, self->name, self->staged.last_seq,
                                    self->staged.chain_head);
     uint8_t signature[crypto_sign_BYTES];
-    crypto_sign_detached(signature, NULL, message, len, self->secret_key);
+    if (self->signer.sign)
+        self->signer.sign(self->signer.ctx, signature, message, len, self->secret_key);
+    else
+        crypto_sign_detached(signature, NULL, message, len, self->secret_key);
 
     Storemesh__Seal seal = STOREMESH__SEAL__INIT;
     seal.origin = self->name;
@@ -534,6 +543,7 @@ core_write_done(core_t *self, uint64_t batch_id, int rc)
         batch->waiters[i].request->unresolved--;
     self->durable = batch->head;
     core_origins_commit(self, batch);
+    self->have_generation++;
     cache_committed_states(self, &batch->batch);
     core_replicate_after_write(self, batch);
     batch_reset(batch);
@@ -576,7 +586,7 @@ core_next_effect(core_t *self, core_effect_t *effect)
         effect->kind = CORE_EFFECT_WRITE;
         effect->batch_id = self->in_flight->id;
         effect->batch = &self->in_flight->batch;
-        effect->sync = self->sync;
+        effect->sync = self->sync && !CORE_BUG(self, CORE_BUG_ACK_BEFORE_SYNC);
         return true;
     }
     return false;

@@ -38,6 +38,7 @@
 #define CORE_ANTI_ENTROPY_MS 1000   // Hello to every peer this often
 #define CORE_PEER_TIMEOUT_MS 5000   // a peer not heard from for this long is disconnected
 #define CORE_PEER_CREDIT_BATCHES 8  // operation batches a peer may send unacknowledged
+#define CORE_ACK_EVERY_BATCHES (CORE_PEER_CREDIT_BATCHES / 2) // received batches per Ack
 
 typedef enum {
     CORE_RESULT_OK = 0,
@@ -102,6 +103,30 @@ typedef struct {
     uint64_t bytes_sent;          // their bytes
 } core_replication_counters_t;
 
+// How seals are signed and checked. Production leaves both NULL: libsodium's
+// Ed25519. The partition simulator passes its own (a memoised Ed25519 check, or a
+// cheap stand-in signer for very long runs; docs/SIMULATOR.md says when).
+typedef struct {
+    void (*sign)(void *ctx, uint8_t signature[64], const uint8_t *message, size_t len,
+                 const uint8_t *secret_key);
+    bool (*verify)(void *ctx, const uint8_t signature[64], const uint8_t *message, size_t len,
+                   const uint8_t *public_key);
+    void *ctx;
+} core_signer_t;
+
+// Deliberately broken variants the simulator's checkers must catch
+// (docs/SIMULATOR.md). Only builds with STOREMESH_SIM (the node_core_sim library)
+// honour them; production builds compile every check out.
+typedef enum {
+    CORE_BUG_NONE = 0,
+    CORE_BUG_MERGE_BY_ARRIVAL = 1 << 0, // remote writes to register fields take the local
+                                        // clock instead of the origin's HLC and tie-break
+    CORE_BUG_RELAY_DROPS_ONE = 1 << 1,  // a relay leaves out every 50th operation of other
+                                        // origins from the batches it forwards
+    CORE_BUG_ACK_BEFORE_SYNC = 1 << 2,  // batches are written without fsync but acknowledged
+    CORE_BUG_NO_DEDUP = 1 << 3,         // a repeated command ID is applied again
+} core_bug_t;
+
 typedef struct {
     const char *name;            // this node's name (the origin it stamps)
     const rules_t *rules;        // borrowed for the core's lifetime
@@ -110,6 +135,10 @@ typedef struct {
     store_reader_t reader;
     bool sync;                   // fsync every batch before acknowledging (default true)
     uint32_t batch_commands_max; // 0: CORE_BATCH_COMMANDS_DEFAULT
+    uint32_t anti_entropy_ms;    // Hello period; 0: CORE_ANTI_ENTROPY_MS
+    uint32_t peer_timeout_ms;    // a peer silent this long shows disconnected; 0: 5 x Hello period
+    core_signer_t signer;        // zero: libsodium Ed25519
+    uint32_t bugs;               // core_bug_t bits (simulator builds only)
 } core_config_t;
 
 typedef struct core core_t;

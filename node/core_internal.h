@@ -5,12 +5,20 @@
 
 #include <sodium.h>
 
+#include "arena.h"
 #include "core.h"
 #include "hlc.h"
 #include "overlay.h"
 #include "storemesh.pb-c.h"
 
 #define CORE_HASH_BYTES 32
+
+// A planted bug is switched on (core_bug_t): always false outside simulator builds.
+#ifdef STOREMESH_SIM
+#define CORE_BUG(self, bug) (((self)->bugs & (bug)) != 0)
+#else
+#define CORE_BUG(self, bug) ((void)(self), false)
+#endif
 // Committed field states kept in memory, so hot keys (a best-selling SKU) are not
 // read back from RocksDB for every sale. Cleared whole when full: simple, bounded
 // (about 32k states, a few MB), and hot keys return within one batch.
@@ -46,6 +54,7 @@ typedef struct {
     uint8_t durable_head[CORE_HASH_BYTES];  // hash of operation durable_seq
     uint64_t staged_seq;                    // including batches not yet on disk
     uint8_t staged_head[CORE_HASH_BYTES];
+    uint64_t advanced_generation;           // have_generation when durable_seq last grew
     bool has_key;                           // public_key is known (a peer, or this node)
     uint8_t public_key[crypto_sign_PUBLICKEYBYTES];
 } core_origin_t;
@@ -72,7 +81,7 @@ typedef struct {
     } pending[CORE_PEER_CREDIT_BATCHES]; // the batches in flight, oldest first
     size_t pending_count;
     uint64_t last_receive_ms;   // 0: never
-    bool ack_due;               // it sent operations: Ack once they are on disk
+    uint32_t batches_unacked;   // its batches we wrote since our last Ack or Hello to it
     bool hello_seen;            // we know its version vector
     bool exchange;              // a link; false: its key only (an origin seen by relay)
     // Idle Hellos: our version vector goes in full only when it changed since we last
@@ -83,6 +92,11 @@ typedef struct {
     bool need_their_full;       // its idle Hello did not match what we hold for it
     bool authority_sent;        // authority_have as last sent in full
     uint8_t authority_digest[CORE_HASH_BYTES];
+    // It lacked nothing at have_generation caught_up_generation. As sent only grows
+    // until the next Hello (which clears caught_up), it can since lack only origins
+    // that advanced after that: next_lacking looks at those alone.
+    bool caught_up;
+    uint64_t caught_up_generation;
 } core_peer_state_t;
 
 // One group-commit batch: its puts, the staged states it wrote (so later commands
@@ -118,6 +132,10 @@ struct core {
     store_reader_t reader;
     bool sync;
     uint32_t batch_commands_max;
+    uint32_t anti_entropy_ms;
+    uint32_t peer_timeout_ms;
+    core_signer_t signer;
+    uint32_t bugs;
     bool is_authority;
 
     hlc_t hlc;
@@ -157,6 +175,11 @@ struct core {
     size_t send_count;
     core_send_t send_handed_out;
     core_replication_counters_t counters;
+    arena_t decode_arena;       // peer messages are decoded into it, reset per message
+    uint64_t have_generation;   // bumped whenever what we hold on disk grows
+    bool have_digest_valid;     // have_digest is our version vector's at have_digest_generation
+    uint64_t have_digest_generation;
+    uint8_t have_digest[CORE_HASH_BYTES];
 
     // replies ready to hand out, FIFO
     core_request_t **ready;
@@ -205,8 +228,10 @@ void core_origins_free(core_t *self);
 #define CORE_SEAL_MESSAGE_MAX (18 + CRDT_NAME_MAX + 1 + 8 + CORE_HASH_BYTES)
 size_t core_seal_message(uint8_t out[CORE_SEAL_MESSAGE_MAX], const char *origin, uint64_t seq,
                          const uint8_t head[CORE_HASH_BYTES]);
-// True when the seal is well formed and its signature verifies with public_key.
-bool core_seal_verifies(const Storemesh__Seal *seal, const uint8_t *public_key);
+// True when the seal is well formed and its signature verifies with public_key
+// (through signer; NULL: libsodium).
+bool core_seal_verifies(const Storemesh__Seal *seal, const uint8_t *public_key,
+                        const core_signer_t *signer);
 void core_replicate_tick(core_t *self);
 void core_replicate_after_write(core_t *self, const core_batch_t *batch);
 void core_replicate_free(core_t *self);

@@ -168,6 +168,7 @@ core_origins_commit(core_t *self, const core_batch_t *batch)
             continue; // cannot happen: origins are never removed
         origin->durable_seq = update->seq;
         memcpy(origin->durable_head, update->head, CORE_HASH_BYTES);
+        origin->advanced_generation = self->have_generation + 1; // core.c bumps it next
     }
 }
 

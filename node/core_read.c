@@ -359,7 +359,7 @@ seal_signature_ok(const core_t *self, const Storemesh__Seal *seal)
             return false; // no key for that origin on this node (docs/CLI.md, peer add)
         public_key = origin->public_key;
     }
-    return core_seal_verifies(seal, public_key);
+    return core_seal_verifies(seal, public_key, &self->signer);
 }
 
 // Follows the hash chain from (origin, seq) with hash `hash` to the seal's head.

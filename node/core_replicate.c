@@ -34,6 +34,10 @@ struct core_vv {
     vv_entry_t *entries; // sorted by origin
     size_t count;
     size_t cap;
+    uint64_t changes;        // bumped by every raise that changed something
+    bool digest_valid;       // digest is vv_digest's answer at digest_changes
+    uint64_t digest_changes;
+    uint8_t digest[CORE_HASH_BYTES];
 };
 
 static struct core_vv *
@@ -79,10 +83,15 @@ vv_get(const struct core_vv *vv, const char *origin)
 static int
 vv_raise(struct core_vv *vv, const char *origin, uint64_t seq)
 {
-    size_t index = vv_lower_bound(vv, origin);
+    // Version vectors travel sorted, so most new entries go at the end.
+    size_t index = vv->count > 0 && strcmp(vv->entries[vv->count - 1].origin, origin) < 0
+                       ? vv->count
+                       : vv_lower_bound(vv, origin);
     if (index < vv->count && strcmp(vv->entries[index].origin, origin) == 0) {
-        if (seq > vv->entries[index].seq)
+        if (seq > vv->entries[index].seq) {
             vv->entries[index].seq = seq;
+            vv->changes++;
+        }
         return 0;
     }
     size_t len = strlen(origin);
@@ -104,7 +113,29 @@ vv_raise(struct core_vv *vv, const char *origin, uint64_t seq)
     memset(&vv->entries[index], 0, sizeof vv->entries[index]);
     memcpy(vv->entries[index].origin, origin, len);
     vv->entries[index].seq = seq;
+    vv->changes++;
     return 0;
+}
+
+// A copy of vv (its changes count carries on, so caches keyed on it stay honest).
+// NULL when out of memory.
+static struct core_vv *
+vv_copy(const struct core_vv *vv)
+{
+    struct core_vv *copy = vv_new();
+    if (!copy)
+        return NULL;
+    if (vv->count > 0) {
+        copy->entries = malloc(vv->count * sizeof *copy->entries);
+        if (!copy->entries) {
+            free(copy);
+            return NULL;
+        }
+        memcpy(copy->entries, vv->entries, vv->count * sizeof *copy->entries);
+    }
+    copy->count = copy->cap = vv->count;
+    copy->changes = vv->changes + 1;
+    return copy;
 }
 
 static int
@@ -166,16 +197,39 @@ proto_vv_free(proto_vv_t *vv)
     free(vv->pointers);
 }
 
+// Calls fn for every origin we hold operations of, this node included, in name
+// order (the canonical order of version vectors on the wire and in digests).
+typedef void (*have_fn)(void *arg, const char *origin, uint64_t seq);
+
+static void
+our_have_each(const core_t *self, have_fn fn, void *arg)
+{
+    bool own_done = self->durable.last_seq == 0;
+    for (size_t i = 0; i < self->origin_count; i++) {
+        const core_origin_t *origin = &self->origins[i];
+        if (!own_done && strcmp(self->name, origin->name) < 0) {
+            fn(arg, self->name, self->durable.last_seq);
+            own_done = true;
+        }
+        if (origin->durable_seq > 0)
+            fn(arg, origin->name, origin->durable_seq);
+    }
+    if (!own_done)
+        fn(arg, self->name, self->durable.last_seq);
+}
+
+static void
+add_to_proto(void *arg, const char *origin, uint64_t seq)
+{
+    proto_vv_add(arg, origin, seq);
+}
+
 static int
 our_have(const core_t *self, proto_vv_t *out)
 {
     if (proto_vv_alloc(out, self->origin_count + 1))
         return -SM_ENOMEM;
-    if (self->durable.last_seq > 0)
-        proto_vv_add(out, self->name, self->durable.last_seq);
-    for (size_t i = 0; i < self->origin_count; i++)
-        if (self->origins[i].durable_seq > 0)
-            proto_vv_add(out, self->origins[i].name, self->origins[i].durable_seq);
+    our_have_each(self, add_to_proto, out);
     return 0;
 }
 
@@ -193,46 +247,76 @@ authority_vv(const core_t *self, proto_vv_t *out)
 // BLAKE2b-256 over a version vector in canonical order (by origin name): both ends
 // of a link compute it over the same entries and compare.
 static void
-vv_digest(const struct core_vv *vv, uint8_t out[CORE_HASH_BYTES])
+digest_entry(void *arg, const char *origin, uint64_t seq)
 {
-    crypto_generichash_state state;
-    crypto_generichash_init(&state, NULL, 0, CORE_HASH_BYTES);
-    for (size_t i = 0; vv && i < vv->count; i++) {
-        uint8_t seq[8];
-        keys_put_be64(seq, vv->entries[i].seq);
-        crypto_generichash_update(&state, (const uint8_t *)vv->entries[i].origin,
-                                  strlen(vv->entries[i].origin) + 1);
-        crypto_generichash_update(&state, seq, sizeof seq);
-    }
-    crypto_generichash_final(&state, out, CORE_HASH_BYTES);
+    uint8_t bytes[8];
+    keys_put_be64(bytes, seq);
+    crypto_generichash_update(arg, (const uint8_t *)origin, strlen(origin) + 1);
+    crypto_generichash_update(arg, bytes, sizeof bytes);
 }
 
-// Our durable version vector, sorted: what a peer stores for us after a full Hello.
-static int
-our_have_digest(const core_t *self, uint8_t out[CORE_HASH_BYTES])
+// Cached in the vv until it changes: an idle link compares digests every round.
+static void
+vv_digest(struct core_vv *vv, uint8_t out[CORE_HASH_BYTES])
 {
-    struct core_vv *vv = vv_new();
-    int rc = vv ? 0 : -SM_ENOMEM;
-    if (rc == 0 && self->durable.last_seq > 0)
-        rc = vv_raise(vv, self->name, self->durable.last_seq);
-    for (size_t i = 0; rc == 0 && i < self->origin_count; i++)
-        if (self->origins[i].durable_seq > 0)
-            rc = vv_raise(vv, self->origins[i].name, self->origins[i].durable_seq);
-    if (rc == 0)
-        vv_digest(vv, out);
-    vv_free(vv);
-    return rc;
+    if (vv && vv->digest_valid && vv->digest_changes == vv->changes) {
+        memcpy(out, vv->digest, CORE_HASH_BYTES);
+        return;
+    }
+    crypto_generichash_state state;
+    crypto_generichash_init(&state, NULL, 0, CORE_HASH_BYTES);
+    for (size_t i = 0; vv && i < vv->count; i++)
+        digest_entry(&state, vv->entries[i].origin, vv->entries[i].seq);
+    crypto_generichash_final(&state, out, CORE_HASH_BYTES);
+    if (vv) {
+        memcpy(vv->digest, out, CORE_HASH_BYTES);
+        vv->digest_changes = vv->changes;
+        vv->digest_valid = true;
+    }
+}
+
+// Our durable version vector's digest: what a peer computes over what it stores
+// for us after a full Hello. Cached until a write changes what we hold.
+static void
+our_have_digest(core_t *self, uint8_t out[CORE_HASH_BYTES])
+{
+    if (!self->have_digest_valid || self->have_digest_generation != self->have_generation) {
+        crypto_generichash_state state;
+        crypto_generichash_init(&state, NULL, 0, CORE_HASH_BYTES);
+        our_have_each(self, digest_entry, &state);
+        crypto_generichash_final(&state, self->have_digest, CORE_HASH_BYTES);
+        self->have_digest_generation = self->have_generation;
+        self->have_digest_valid = true;
+    }
+    memcpy(out, self->have_digest, CORE_HASH_BYTES);
 }
 
 // ---- sending ----
 
+// The table is sorted by name (core_set_peers): a cloud with hundreds of peers
+// finds one per message.
 static core_peer_state_t *
 peer_find(const core_t *self, const char *name)
 {
-    for (size_t i = 0; i < self->peer_count; i++)
-        if (strcmp(self->peers[i].name, name) == 0)
-            return &self->peers[i];
+    size_t low = 0;
+    size_t high = self->peer_count;
+    while (low < high) {
+        size_t mid = low + (high - low) / 2;
+        int order = strcmp(self->peers[mid].name, name);
+        if (order == 0)
+            return &self->peers[mid];
+        if (order < 0)
+            low = mid + 1;
+        else
+            high = mid;
+    }
     return NULL;
+}
+
+static int
+compare_peer_names(const void *a, const void *b)
+{
+    return strcmp(((const core_peer_state_t *)a)->name, ((const core_peer_state_t *)b)->name);
 }
 
 static core_peer_state_t *
@@ -268,24 +352,52 @@ queue_send(core_t *self, const char *peer, Storemesh__PeerMessage *message)
     send->len = len;
 }
 
+// An Ack: where we now stand on the origins named (those a batch just advanced,
+// or the one a repeat or gap was about), and fresh credit. The authority's
+// version vector travels in Hellos only, so an Ack costs O(origins named).
 static void
-send_have(core_t *self, core_peer_state_t *peer, bool hello)
+send_ack(core_t *self, core_peer_state_t *peer, const char *const *origins, size_t count)
 {
+    proto_vv_t have = {0};
+    if (proto_vv_alloc(&have, count) == 0) {
+        for (size_t i = 0; i < count; i++) {
+            uint64_t seq = held_seq(self, origins[i]);
+            if (seq > 0)
+                proto_vv_add(&have, origins[i], seq);
+        }
+        Storemesh__PeerMessage message = STOREMESH__PEER_MESSAGE__INIT;
+        Storemesh__Ack ack = STOREMESH__ACK__INIT;
+        ack.n_have = have.count;
+        ack.have = have.pointers;
+        ack.credit = CORE_PEER_CREDIT_BATCHES;
+        message.body_case = STOREMESH__PEER_MESSAGE__BODY_ACK;
+        message.ack = &ack;
+        queue_send(self, peer->name, &message);
+    }
+    proto_vv_free(&have);
+}
+
+// A Hello: our whole version vector, or its digest when the peer holds it already
+// (the idle form), and the authority's when it changed.
+static void
+send_hello(core_t *self, core_peer_state_t *peer)
+{
+    peer->batches_unacked = 0; // the Hello says where we stand on everything
     proto_vv_t have = {0};
     proto_vv_t authority = {0};
     uint8_t digest[CORE_HASH_BYTES];
     uint8_t authority_digest[CORE_HASH_BYTES];
     vv_digest(self->authority_have, authority_digest);
-    if (our_have_digest(self, digest) == 0 && our_have(self, &have) == 0 &&
-        authority_vv(self, &authority) == 0) {
-        // An idle Hello: the peer holds this version vector of ours already.
-        bool idle = hello && peer->full_sent && !peer->wants_full &&
-                    memcmp(peer->full_digest, digest, CORE_HASH_BYTES) == 0;
-        if (idle && peer->authority_sent &&
-            memcmp(peer->authority_digest, authority_digest, CORE_HASH_BYTES) == 0)
-            authority.count = 0;
-        if (idle)
-            have.count = 0;
+    our_have_digest(self, digest);
+    // An idle Hello: the peer holds this version vector of ours already.
+    bool idle = peer->full_sent && !peer->wants_full &&
+                memcmp(peer->full_digest, digest, CORE_HASH_BYTES) == 0;
+    bool authority_known = idle && peer->authority_sent &&
+                           memcmp(peer->authority_digest, authority_digest, CORE_HASH_BYTES) == 0;
+    int rc = idle ? proto_vv_alloc(&have, 0) : our_have(self, &have);
+    if (rc == 0)
+        rc = authority_known ? proto_vv_alloc(&authority, 0) : authority_vv(self, &authority);
+    if (rc == 0) {
         peer->full_sent = true;
         memcpy(peer->full_digest, digest, CORE_HASH_BYTES);
         peer->wants_full = false;
@@ -295,31 +407,20 @@ send_have(core_t *self, core_peer_state_t *peer, bool hello)
         }
         Storemesh__PeerMessage message = STOREMESH__PEER_MESSAGE__INIT;
         Storemesh__Hello hello_body = STOREMESH__HELLO__INIT;
-        Storemesh__Ack ack_body = STOREMESH__ACK__INIT;
-        if (hello) {
-            hello_body.node = self->name;
-            hello_body.mesh = (char *)rules_mesh(self->rules);
-            hello_body.rules_hash =
-                (ProtobufCBinaryData){RULES_HASH_BYTES, (uint8_t *)rules_hash(self->rules)};
-            hello_body.n_have = have.count;
-            hello_body.have = have.pointers;
-            hello_body.n_authority_have = authority.count;
-            hello_body.authority_have = authority.pointers;
-            hello_body.credit = CORE_PEER_CREDIT_BATCHES;
-            if (idle)
-                hello_body.have_digest = (ProtobufCBinaryData){CORE_HASH_BYTES, digest};
-            hello_body.want_full = peer->need_their_full;
-            message.body_case = STOREMESH__PEER_MESSAGE__BODY_HELLO;
-            message.hello = &hello_body;
-        } else {
-            ack_body.n_have = have.count;
-            ack_body.have = have.pointers;
-            ack_body.n_authority_have = authority.count;
-            ack_body.authority_have = authority.pointers;
-            ack_body.credit = CORE_PEER_CREDIT_BATCHES;
-            message.body_case = STOREMESH__PEER_MESSAGE__BODY_ACK;
-            message.ack = &ack_body;
-        }
+        hello_body.node = self->name;
+        hello_body.mesh = (char *)rules_mesh(self->rules);
+        hello_body.rules_hash =
+            (ProtobufCBinaryData){RULES_HASH_BYTES, (uint8_t *)rules_hash(self->rules)};
+        hello_body.n_have = have.count;
+        hello_body.have = have.pointers;
+        hello_body.n_authority_have = authority.count;
+        hello_body.authority_have = authority.pointers;
+        hello_body.credit = CORE_PEER_CREDIT_BATCHES;
+        if (idle)
+            hello_body.have_digest = (ProtobufCBinaryData){CORE_HASH_BYTES, digest};
+        hello_body.want_full = peer->need_their_full;
+        message.body_case = STOREMESH__PEER_MESSAGE__BODY_HELLO;
+        message.hello = &hello_body;
         queue_send(self, peer->name, &message);
     }
     proto_vv_free(&have);
@@ -378,6 +479,22 @@ first_seal_from(void *arg, const uint8_t *key, size_t key_len, const uint8_t *va
     return 1;
 }
 
+// The planted CORE_BUG_RELAY_DROPS_ONE: leaves out every operation whose seq is a
+// multiple of 50, as a careless relay would.
+static void
+drop_every_50th(ops_scan_t *scan, uint64_t first_seq)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < scan->count; i++) {
+        if ((first_seq + i) % 50 == 0) {
+            free(scan->operations[i].data);
+            continue;
+        }
+        scan->operations[kept++] = scan->operations[i];
+    }
+    scan->count = kept;
+}
+
 // Sends origin's operations from first_seq to the first seal at or after it.
 // Returns the seal's seq, or 0 when nothing could be sent.
 static uint64_t
@@ -402,6 +519,8 @@ send_batch(core_t *self, const core_peer_state_t *peer, const char *origin, uint
         self->reader.scan(self->reader.ctx, STORE_CF_LOG, prefix, prefix_len, start, start_len,
                           collect_operation, &scan) == 0 &&
         scan.rc == 0 && scan.count == seal.seq - first_seq + 1) {
+        if (CORE_BUG(self, CORE_BUG_RELAY_DROPS_ONE) && strcmp(origin, self->name) != 0)
+            drop_every_50th(&scan, first_seq);
         Storemesh__OpsBatch ops = STOREMESH__OPS_BATCH__INIT;
         ops.origin = (char *)origin;
         ops.first_seq = first_seq;
@@ -431,12 +550,31 @@ next_lacking(const core_t *self, const core_peer_state_t *peer, uint64_t *from_s
         *from_seq = vv_get(peer->sent, self->name) + 1;
         return self->name;
     }
+    if (peer->caught_up) { // only origins that advanced since it lacked nothing
+        for (size_t i = 0; i < self->origin_count; i++) {
+            const core_origin_t *origin = &self->origins[i];
+            if (origin->advanced_generation <= peer->caught_up_generation)
+                continue;
+            uint64_t sent = vv_get(peer->sent, origin->name);
+            if (origin->durable_seq > sent && strcmp(origin->name, peer->name) != 0) {
+                *from_seq = sent + 1;
+                return origin->name;
+            }
+        }
+        return NULL;
+    }
+    // Both lists are sorted by name: walk them together.
+    const struct core_vv *sent_vv = peer->sent;
+    size_t k = 0;
     for (size_t i = 0; i < self->origin_count; i++) {
         const core_origin_t *origin = &self->origins[i];
-        if (strcmp(origin->name, peer->name) == 0) // it has its own operations
+        if (origin->durable_seq == 0)
             continue;
-        uint64_t sent = vv_get(peer->sent, origin->name);
-        if (origin->durable_seq > sent) {
+        int order = 1;
+        while (k < sent_vv->count && (order = strcmp(sent_vv->entries[k].origin, origin->name)) < 0)
+            k++;
+        uint64_t sent = k < sent_vv->count && order == 0 ? sent_vv->entries[k].seq : 0;
+        if (origin->durable_seq > sent && strcmp(origin->name, peer->name) != 0) {
             *from_seq = sent + 1;
             return origin->name;
         }
@@ -451,12 +589,17 @@ pump(core_t *self, core_peer_state_t *peer)
 {
     if (!peer->hello_seen || !peer->exchange)
         return;
+    if (peer->caught_up && peer->caught_up_generation == self->have_generation)
+        return; // it lacked nothing, and we hold nothing new since
     // Bounded by the credit (CORE_PEER_CREDIT_BATCHES) and the send queue.
     while (peer->in_flight < peer->credit && self->send_count < CORE_SEND_QUEUE_MAX) {
         uint64_t from_seq = 0;
         const char *origin = next_lacking(self, peer, &from_seq);
-        if (!origin)
+        if (!origin) {
+            peer->caught_up = true;
+            peer->caught_up_generation = self->have_generation;
             return;
+        }
         char name[CRDT_NAME_MAX + 1];
         snprintf(name, sizeof name, "%s", origin); // vv_raise may move origin names
         uint64_t sent = send_batch(self, peer, name, from_seq);
@@ -490,13 +633,16 @@ core_seal_message(uint8_t out[CORE_SEAL_MESSAGE_MAX], const char *origin, uint64
 }
 
 bool
-core_seal_verifies(const Storemesh__Seal *seal, const uint8_t *public_key)
+core_seal_verifies(const Storemesh__Seal *seal, const uint8_t *public_key,
+                   const core_signer_t *signer)
 {
     if (!seal->origin || strlen(seal->origin) == 0 || strlen(seal->origin) > CRDT_NAME_MAX ||
         seal->head_hash.len != CORE_HASH_BYTES || seal->signature.len != crypto_sign_BYTES)
         return false;
     uint8_t message[CORE_SEAL_MESSAGE_MAX];
     size_t len = core_seal_message(message, seal->origin, seal->seq, seal->head_hash.data);
+    if (signer && signer->verify)
+        return signer->verify(signer->ctx, seal->signature.data, message, len, public_key);
     return crypto_sign_verify_detached(seal->signature.data, message, len, public_key) == 0;
 }
 
@@ -505,7 +651,7 @@ core_seal_verifies(const Storemesh__Seal *seal, const uint8_t *public_key)
 // Returns the decoded operations (free each) or NULL when the chain does not hold.
 static Storemesh__Operation **
 verify_chain(const Storemesh__OpsBatch *ops, const core_origin_t *origin,
-             const Storemesh__Seal *seal)
+             const Storemesh__Seal *seal, ProtobufCAllocator *allocator)
 {
     Storemesh__Operation **decoded = calloc(ops->n_operations, sizeof *decoded);
     if (!decoded)
@@ -514,7 +660,7 @@ verify_chain(const Storemesh__OpsBatch *ops, const core_origin_t *origin,
     bool ok = true;
     for (size_t i = 0; ok && i < ops->n_operations; i++) {
         const ProtobufCBinaryData *bytes = &ops->operations[i];
-        Storemesh__Operation *op = storemesh__operation__unpack(NULL, bytes->len, bytes->data);
+        Storemesh__Operation *op = storemesh__operation__unpack(allocator, bytes->len, bytes->data);
         decoded[i] = op;
         uint64_t seq = ops->first_seq + i;
         ok = op && op->origin && strcmp(op->origin, ops->origin) == 0 && op->seq == seq &&
@@ -532,7 +678,7 @@ verify_chain(const Storemesh__OpsBatch *ops, const core_origin_t *origin,
     if (ok)
         return decoded;
     for (size_t i = 0; i < ops->n_operations; i++)
-        storemesh__operation__free_unpacked(decoded[i], NULL);
+        storemesh__operation__free_unpacked(decoded[i], allocator);
     free(decoded);
     return NULL;
 }
@@ -583,31 +729,37 @@ on_ops(core_t *self, core_peer_state_t *peer, const Storemesh__OpsBatch *ops)
         return;
     }
     uint64_t last_seq = ops->first_seq + ops->n_operations - 1;
+    // The sender holds what it sends (only operations on its disk are sent): never
+    // send them back to it. Without this every operation crossed each link twice.
+    vv_raise(peer->their_have, ops->origin, last_seq);
+    vv_raise(peer->sent, ops->origin, last_seq);
     if (last_seq <= origin->staged_seq) {
-        send_have(self, peer, false); // a repeat: tell it what we hold
+        send_ack(self, peer, (const char *const *)&ops->origin, 1); // a repeat: what we hold
         return;
     }
     if (ops->first_seq > origin->staged_seq + 1) {
         self->counters.gaps++; // ask for what is missing: it sends from what we hold
-        send_have(self, peer, false);
+        send_ack(self, peer, (const char *const *)&ops->origin, 1);
         return;
     }
-    peer->ack_due = true; // once what we stage now is on disk
+    peer->batches_unacked++; // acknowledged once on disk (core_replicate_after_write)
     if (self->staging->remote_operations >= CORE_STAGED_REMOTE_MAX)
         return; // full for now: it comes again after the next Hello
-    Storemesh__Seal *seal = storemesh__seal__unpack(NULL, ops->seal.len, ops->seal.data);
+    ProtobufCAllocator arena = arena_protobuf_allocator(&self->decode_arena);
+    ProtobufCAllocator *allocator = &arena;
+    Storemesh__Seal *seal = storemesh__seal__unpack(allocator, ops->seal.len, ops->seal.data);
     if (!seal || seal->seq != last_seq || !seal->origin || strcmp(seal->origin, ops->origin) != 0 ||
-        !core_seal_verifies(seal, origin->public_key)) {
+        !core_seal_verifies(seal, origin->public_key, &self->signer)) {
         fprintf(stderr,
                 "storemesh: refused operations %s #%llu-%llu from %s: the signature does not "
                 "verify against %s's key (forged or altered); nothing was applied\n",
                 ops->origin, (unsigned long long)ops->first_seq, (unsigned long long)last_seq,
                 peer->name, ops->origin);
         self->counters.forged++;
-        storemesh__seal__free_unpacked(seal, NULL);
+        storemesh__seal__free_unpacked(seal, allocator);
         return;
     }
-    Storemesh__Operation **decoded = verify_chain(ops, origin, seal);
+    Storemesh__Operation **decoded = verify_chain(ops, origin, seal, allocator);
     if (!decoded) {
         fprintf(stderr,
                 "storemesh: refused operations %s #%llu-%llu from %s: the hash chain is broken "
@@ -618,42 +770,49 @@ on_ops(core_t *self, core_peer_state_t *peer, const Storemesh__OpsBatch *ops)
     } else {
         int rc = stage_verified(self, origin, ops, decoded, seal);
         for (size_t i = 0; i < ops->n_operations; i++)
-            storemesh__operation__free_unpacked(decoded[i], NULL);
+            storemesh__operation__free_unpacked(decoded[i], allocator);
         free(decoded);
         if (rc)
             core_fail_pending(self, rc);
     }
-    storemesh__seal__free_unpacked(seal, NULL);
+    storemesh__seal__free_unpacked(seal, allocator);
 }
 
 // A Hello or an Ack: what the peer holds, what it knows the authority holds, and
 // how much it will take.
+// A Hello (hello true) carries the peer's whole version vector, or NULL have for
+// the idle form (the one we hold already); an Ack carries only the origins that
+// advanced, raised into what we hold for it.
 static void
 on_have(core_t *self, core_peer_state_t *peer, Storemesh__VvEntry *const *have, size_t have_count,
         Storemesh__VvEntry *const *authority, size_t authority_count, uint32_t credit,
         bool hello)
 {
-    struct core_vv *their = vv_new();
-    if (!their || vv_raise_from_proto(their, have, have_count)) {
-        vv_free(their);
+    struct core_vv *their = peer->their_have;
+    struct core_vv *old_have = NULL;
+    if (hello && have) {
+        their = vv_new();
+        if (!their || vv_raise_from_proto(their, have, have_count)) {
+            vv_free(their);
+            self->counters.malformed++;
+            return;
+        }
+        old_have = peer->their_have;
+        peer->their_have = their;
+    } else if (!hello && (vv_raise_from_proto(their, have, have_count) ||
+                          vv_raise_from_proto(peer->sent, have, have_count))) {
         self->counters.malformed++;
         return;
     }
-    // have may point into the old their_have (an idle Hello): read it no more after this.
-    struct core_vv *old_have = peer->their_have;
-    peer->their_have = their;
     // A Hello restarts the stream from what it holds (a lost batch is sent again);
     // an Ack only moves it forward.
-    for (size_t i = 0; i < their->count; i++)
-        vv_raise(peer->sent, their->entries[i].origin, their->entries[i].seq);
     if (hello) {
-        struct core_vv *sent = vv_new();
+        struct core_vv *sent = vv_copy(their);
         if (sent) {
-            for (size_t i = 0; i < their->count; i++)
-                vv_raise(sent, their->entries[i].origin, their->entries[i].seq);
             vv_free(peer->sent);
             peer->sent = sent;
         }
+        peer->caught_up = false; // sent may have gone back: look at every origin again
     }
     peer->hello_seen = true;
     // A Hello restarts the stream: nothing is in flight any more. An Ack settles
@@ -669,8 +828,7 @@ on_have(core_t *self, core_peer_state_t *peer, Storemesh__VvEntry *const *have, 
     vv_raise_from_proto(self->authority_have, authority, authority_count);
     const char *authority_name = rules_authority(self->rules);
     if (authority_name && strcmp(peer->name, authority_name) == 0)
-        for (size_t i = 0; i < their->count; i++)
-            vv_raise(self->authority_have, their->entries[i].origin, their->entries[i].seq);
+        vv_raise_from_proto(self->authority_have, have, have_count);
     vv_free(old_have);
     uint64_t acked = vv_get(self->authority_have, self->name);
     if (acked > self->authority_acked_seq)
@@ -691,30 +849,18 @@ on_hello(core_t *self, core_peer_state_t *peer, const Storemesh__Hello *hello)
         vv_digest(peer->their_have, stored);
         if (!peer->hello_seen || memcmp(stored, hello->have_digest.data, CORE_HASH_BYTES) != 0) {
             peer->need_their_full = true; // we do not hold it: ask
-            send_have(self, peer, true);
+            send_hello(self, peer);
             return;
         }
-        Storemesh__VvEntry **entries = calloc(peer->their_have->count + 1, sizeof *entries);
-        Storemesh__VvEntry *storage = calloc(peer->their_have->count + 1, sizeof *storage);
-        if (entries && storage) {
-            for (size_t i = 0; i < peer->their_have->count; i++) {
-                storemesh__vv_entry__init(&storage[i]);
-                storage[i].origin = peer->their_have->entries[i].origin;
-                storage[i].seq = peer->their_have->entries[i].seq;
-                entries[i] = &storage[i];
-            }
-            on_have(self, peer, entries, peer->their_have->count, hello->authority_have,
-                    hello->n_authority_have, hello->credit, true);
-        }
-        free(entries);
-        free(storage);
+        on_have(self, peer, NULL, 0, hello->authority_have, hello->n_authority_have,
+                hello->credit, true);
     } else {
         on_have(self, peer, hello->have, hello->n_have, hello->authority_have,
                 hello->n_authority_have, hello->credit, true);
         peer->need_their_full = false;
     }
     if (peer->wants_full)
-        send_have(self, peer, true);
+        send_hello(self, peer);
 }
 
 void
@@ -727,10 +873,13 @@ core_peer_receive(core_t *self, const char *peer_name, const uint8_t *bytes, siz
         self->counters.unknown_peer++;
         return;
     }
-    Storemesh__PeerMessage *message = storemesh__peer_message__unpack(NULL, len, bytes);
+    // Everything decoded from this message lives in the arena until the next one.
+    arena_reset(&self->decode_arena);
+    ProtobufCAllocator arena = arena_protobuf_allocator(&self->decode_arena);
+    Storemesh__PeerMessage *message = storemesh__peer_message__unpack(&arena, len, bytes);
     if (!message || message->version != 1) {
         self->counters.malformed++;
-        storemesh__peer_message__free_unpacked(message, NULL);
+        storemesh__peer_message__free_unpacked(message, &arena);
         return;
     }
     peer->last_receive_ms = wall_ms;
@@ -748,7 +897,7 @@ core_peer_receive(core_t *self, const char *peer_name, const uint8_t *bytes, siz
     } else {
         self->counters.malformed++;
     }
-    storemesh__peer_message__free_unpacked(message, NULL);
+    storemesh__peer_message__free_unpacked(message, &arena);
     pump(self, peer);
 }
 
@@ -757,13 +906,18 @@ core_peer_receive(core_t *self, const char *peer_name, const uint8_t *bytes, siz
 void
 core_replicate_tick(core_t *self)
 {
+    // A wall clock stepped back (an NTP fix, a dead RTC battery reading 1970) would
+    // otherwise silence our Hellos until it caught up again, years later: the
+    // partition simulator found that. Re-arm the timer from the clock as it reads now.
+    if (self->next_hello_ms > self->now_ms + self->anti_entropy_ms)
+        self->next_hello_ms = self->now_ms;
     if (self->peer_count == 0 || self->now_ms < self->next_hello_ms)
         return;
-    self->next_hello_ms = self->now_ms + CORE_ANTI_ENTROPY_MS;
+    self->next_hello_ms = self->now_ms + self->anti_entropy_ms;
     for (size_t i = 0; i < self->peer_count; i++) {
         if (!self->peers[i].exchange)
             continue;
-        send_have(self, &self->peers[i], true);
+        send_hello(self, &self->peers[i]);
         pump(self, &self->peers[i]);
     }
 }
@@ -771,17 +925,32 @@ core_replicate_tick(core_t *self)
 void
 core_replicate_after_write(core_t *self, const core_batch_t *batch)
 {
-    (void)batch;
+    // The origins this batch advanced: what an Ack to the peers that sent them says.
+    const char *names[64];
+    const char **origins = names;
+    size_t count = batch->origin_update_count;
+    if (count > sizeof names / sizeof *names) {
+        origins = malloc(count * sizeof *origins);
+        if (!origins)
+            count = 0; // the next Hello tells them instead
+    }
+    for (size_t i = 0; i < count; i++)
+        origins[i] = batch->origin_updates[i].name;
     for (size_t i = 0; i < self->peer_count; i++) {
         core_peer_state_t *peer = &self->peers[i];
         if (!peer->exchange)
             continue;
-        if (peer->ack_due) {
-            peer->ack_due = false;
-            send_have(self, peer, false);
+        // Every CORE_ACK_EVERY_BATCHES batches, before its credit runs out; the
+        // next Hello tells it about the rest. Acking every batch doubled the
+        // messages of a mesh at low rates, where each batch is one operation.
+        if (peer->batches_unacked >= CORE_ACK_EVERY_BATCHES) {
+            peer->batches_unacked = 0;
+            send_ack(self, peer, origins, count);
         }
         pump(self, peer); // new operations on disk: stream them
     }
+    if (origins != names)
+        free(origins);
 }
 
 static void
@@ -831,6 +1000,7 @@ core_set_peers(core_t *self, const core_peer_t *peers, size_t count)
     for (size_t i = 0; i < self->peer_count; i++)
         peer_state_free(&self->peers[i]);
     free(self->peers);
+    qsort(table, count, sizeof *table, compare_peer_names);
     self->peers = table;
     self->peer_count = count;
     self->next_hello_ms = 0; // greet the new table at the next tick
@@ -854,7 +1024,7 @@ core_peers_status(const core_t *self, uint64_t wall_ms, core_peer_status_t *out,
         status->name = peer->name;
         status->last_receive_ms = peer->last_receive_ms;
         status->connected = peer->last_receive_ms > 0 &&
-                            wall_ms < peer->last_receive_ms + CORE_PEER_TIMEOUT_MS;
+                            wall_ms < peer->last_receive_ms + self->peer_timeout_ms;
         if (!peer->hello_seen)
             continue;
         uint64_t ours = self->durable.last_seq;
@@ -886,6 +1056,7 @@ core_counters(const core_t *self)
 void
 core_replicate_free(core_t *self)
 {
+    arena_release(&self->decode_arena);
     for (size_t i = 0; i < self->peer_count; i++)
         peer_state_free(&self->peers[i]);
     free(self->peers);

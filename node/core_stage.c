@@ -233,6 +233,8 @@ answer_repeat(core_t *self, core_request_t *request, size_t index, const core_co
     const uint8_t *record = NULL;
     size_t record_len = 0;
     uint8_t *stored = NULL;
+    if (CORE_BUG(self, CORE_BUG_NO_DEDUP))
+        return 0; // every repeat is taken for a new command
     bool in_batch = core_pending_get(self, STORE_CF_IDEM, key, key_len, &record, &record_len) == 0;
     if (!in_batch) {
         int rc = core_read(self, STORE_CF_IDEM, key, key_len, &stored, &record_len);
@@ -666,6 +668,8 @@ core_stage_remote(core_t *self, const uint8_t *bytes, size_t len, const Storemes
                        .observed = observed,
                        .observed_count = op->n_observed};
     crdt_tag_set(&merge.stamp.tag, op->origin, op->seq);
+    if (CORE_BUG(self, CORE_BUG_MERGE_BY_ARRIVAL) && rule->merge == CRDT_KIND_LWW)
+        merge.stamp.hlc = hlc_now(&self->hlc, self->now_ms); // arrival order decides
     uint8_t key[KEYS_MAX];
     size_t key_len = keys_state(key, op->type, op->key, op->field);
     rc = merge_remote(self, rule->merge, key, key_len, &merge);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "arena.h"
 #include "control.h"
 #include "core.h"
 #include "datadir.h"
@@ -72,7 +73,7 @@ typedef struct {
     pthread_t writer_thread;
     bool writer_running;
     bool writing; // a WRITE is with the writer thread
-    void *arena;  // arena_t for decoding requests (defined below)
+    arena_t *arena; // for decoding requests
     links_t *links; // the mesh: peer table and CurveZMQ transport
 } daemon_t;
 
@@ -197,73 +198,11 @@ handle_submit(daemon_t *self, const uint8_t *identity, size_t identity_len,
 // A bump allocator for decoding one request: protobuf-c allocates every string and
 // message of a 1000-command request separately, and all of it dies together once
 // the core has copied the commands. Chunks are kept for the next request.
-#define ARENA_CHUNK_BYTES (256 * 1024)
-#define ARENA_CHUNKS_MAX 128 // 32 MiB: above the largest message (16 MiB) decoded
-
-typedef struct {
-    uint8_t *chunks[ARENA_CHUNKS_MAX];
-    size_t chunk_sizes[ARENA_CHUNKS_MAX];
-    size_t chunk_count;
-    size_t current; // chunk being filled
-    size_t used;    // bytes used in it
-} arena_t;
-
-static void *
-arena_alloc(void *data, size_t size)
-{
-    arena_t *arena = data;
-    size = (size + 15) & ~(size_t)15;
-    // Bounded by ARENA_CHUNKS_MAX: move to the next chunk until one fits.
-    while (arena->current < arena->chunk_count) {
-        if (arena->used + size <= arena->chunk_sizes[arena->current]) {
-            void *block = arena->chunks[arena->current] + arena->used;
-            arena->used += size;
-            return block;
-        }
-        arena->current++;
-        arena->used = 0;
-    }
-    if (arena->chunk_count == ARENA_CHUNKS_MAX)
-        return NULL; // protobuf-c then fails the decode: answered as malformed
-    size_t chunk_size = size > ARENA_CHUNK_BYTES ? size : ARENA_CHUNK_BYTES;
-    uint8_t *chunk = malloc(chunk_size);
-    if (!chunk)
-        return NULL;
-    arena->chunks[arena->chunk_count] = chunk;
-    arena->chunk_sizes[arena->chunk_count] = chunk_size;
-    arena->current = arena->chunk_count++;
-    arena->used = size;
-    return chunk;
-}
-
-static void
-arena_free(void *data, void *pointer)
-{
-    (void)data; // everything goes at arena_reset
-    (void)pointer;
-}
-
-static void
-arena_reset(arena_t *arena)
-{
-    arena->current = 0;
-    arena->used = 0;
-}
-
-static void
-arena_release(arena_t *arena)
-{
-    for (size_t i = 0; i < arena->chunk_count; i++)
-        free(arena->chunks[i]);
-    memset(arena, 0, sizeof *arena);
-}
-
 static void
 handle_request(daemon_t *self, const uint8_t *identity, size_t identity_len, const uint8_t *bytes,
                size_t len)
 {
-    ProtobufCAllocator allocator = {.alloc = arena_alloc, .free = arena_free,
-                                    .allocator_data = self->arena};
+    ProtobufCAllocator allocator = arena_protobuf_allocator(self->arena);
     arena_reset(self->arena);
     Storemesh__Request *request = storemesh__request__unpack(&allocator, len, bytes);
     if (!request) {
