@@ -242,6 +242,22 @@ memstore_write(memstore_t *self, const store_batch_t *batch, bool sync)
         self->fail_count--;
         return self->fail_rc;
     }
+    if (sync && self->unsynced_count == 0) {
+        // Durable at once, with nothing unsynced before it: no undo records. Out of
+        // memory half way leaves the store unusable (every later call fails), never
+        // half written in a way anyone reads as valid.
+        for (size_t i = 0; i < batch->count; i++) {
+            const store_put_t *put = &batch->puts[i];
+            int rc = set_value(self, put->cf, store_put_key(batch, put), put->key_len,
+                               store_put_value(batch, put), put->value_len);
+            if (rc) {
+                self->fail_count = SIZE_MAX;
+                self->fail_rc = rc;
+                return rc;
+            }
+        }
+        return 0;
+    }
     // Every write is undoable until synced: a failure half way (out of memory) is
     // undone too, so a batch is never half applied.
     if (self->unsynced_count == self->unsynced_cap) {

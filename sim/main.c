@@ -1,0 +1,288 @@
+// storemesh-sim: runs a scenario of the partition simulator for one seed or a
+// sweep of seeds, prints the operator report, and exits non-zero when a checker
+// failed. docs/SIMULATOR.md is the manual. The wall clock is read here only, to
+// print the simulator's speed; nothing inside the simulation sees it.
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core.h"
+#include "report.h"
+#include "rules.h"
+#include "scenario.h"
+#include "sim.h"
+#include "sm_error.h"
+
+#define EXIT_FAILED_CHECK 1
+#define EXIT_USAGE 2
+#define EXIT_ENVIRONMENT 3
+
+static const struct {
+    const char *name;
+    uint32_t bug;
+    const char *what;
+} bugs[] = {
+    {"merge-by-arrival", CORE_BUG_MERGE_BY_ARRIVAL,
+     "remote register writes take the local clock, not the origin's HLC and tie-break"},
+    {"relay-drops-one", CORE_BUG_RELAY_DROPS_ONE,
+     "a relay leaves every 50th operation of other origins out of what it forwards"},
+    {"ack-before-sync", CORE_BUG_ACK_BEFORE_SYNC,
+     "batches are acknowledged without being synced to disk"},
+    {"no-dedup", CORE_BUG_NO_DEDUP, "a retried command ID is applied again"},
+};
+
+static void
+usage(FILE *out)
+{
+    fprintf(out,
+            "usage: storemesh-sim SCENARIO.yaml [--seed N | --seeds A..B] [--json] [--plot FILE.svg]\n"
+            "                     [--trace FILE] [--plant BUG[,BUG...]] [--no-marks] [--quiet]\n"
+            "  --seed N       run seed N (default: the scenario's seed); replays a run exactly\n"
+            "  --seeds A..B   sweep seeds A to B; fails when any seed fails or a rare path is\n"
+            "                 never reached (--no-marks: do not require them)\n"
+            "  --json         print the report as JSON (single seed)\n"
+            "  --plot F.svg   draw queue depths, outages, limits and convergence (single seed)\n"
+            "  --trace FILE   write the event trace, one line an event (single seed)\n"
+            "  --plant BUG    switch on a deliberately broken variant the checkers must catch:\n");
+    for (size_t i = 0; i < sizeof bugs / sizeof *bugs; i++)
+        fprintf(out, "                   %-17s %s\n", bugs[i].name, bugs[i].what);
+    fprintf(out, "exit: 0 every check passed, 1 a check failed, 2 bad usage or scenario, "
+                 "3 environment\n");
+}
+
+static int
+parse_bugs(const char *text, uint32_t *out, char *names, size_t names_size)
+{
+    char copy[256];
+    snprintf(copy, sizeof copy, "%s", text);
+    snprintf(names, names_size, "%s", text);
+    char *save = NULL;
+    for (char *word = strtok_r(copy, ",", &save); word; word = strtok_r(NULL, ",", &save)) {
+        size_t i = 0;
+        while (i < sizeof bugs / sizeof *bugs && strcmp(bugs[i].name, word) != 0)
+            i++;
+        if (i == sizeof bugs / sizeof *bugs) {
+            fprintf(stderr, "storemesh-sim: unknown planted bug '%s'; valid: ", word);
+            for (size_t k = 0; k < sizeof bugs / sizeof *bugs; k++)
+                fprintf(stderr, "%s%s", k ? ", " : "", bugs[k].name);
+            fprintf(stderr, "\n");
+            return -1;
+        }
+        *out |= bugs[i].bug;
+    }
+    return 0;
+}
+
+static int
+parse_u64(const char *text, uint64_t *out)
+{
+    char *end = NULL;
+    errno = 0;
+    unsigned long long value = strtoull(text, &end, 10);
+    if (errno || !end || end == text || *end != '\0' || text[0] == '-')
+        return -1;
+    *out = value;
+    return 0;
+}
+
+static double
+now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int
+main(int argc, char **argv)
+{
+    const char *scenario_path = NULL;
+    const char *plot_path = NULL;
+    const char *trace_path = NULL;
+    uint64_t seed_first = 0, seed_last = 0;
+    bool have_seed = false, sweep = false, json = false, quiet = false, require_marks = true;
+    uint32_t planted = 0;
+    char plant_names[256] = "";
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        const char *next = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+            usage(stdout);
+            return 0;
+        } else if (strcmp(arg, "--seed") == 0 && next) {
+            if (parse_u64(next, &seed_first)) {
+                fprintf(stderr, "storemesh-sim: --seed takes a whole number, not '%s'\n", next);
+                return EXIT_USAGE;
+            }
+            seed_last = seed_first;
+            have_seed = true;
+            i++;
+        } else if (strcmp(arg, "--seeds") == 0 && next) {
+            char copy[64];
+            snprintf(copy, sizeof copy, "%s", next);
+            char *dots = strstr(copy, "..");
+            if (dots)
+                *dots = '\0';
+            if (!dots || parse_u64(copy, &seed_first) || parse_u64(dots + 2, &seed_last) ||
+                seed_last < seed_first) {
+                fprintf(stderr, "storemesh-sim: --seeds takes A..B with A <= B, not '%s'\n", next);
+                return EXIT_USAGE;
+            }
+            have_seed = true;
+            sweep = true;
+            i++;
+        } else if (strcmp(arg, "--json") == 0) {
+            json = true;
+        } else if (strcmp(arg, "--quiet") == 0) {
+            quiet = true;
+        } else if (strcmp(arg, "--no-marks") == 0) {
+            require_marks = false;
+        } else if (strcmp(arg, "--plot") == 0 && next) {
+            plot_path = next;
+            i++;
+        } else if (strcmp(arg, "--trace") == 0 && next) {
+            trace_path = next;
+            i++;
+        } else if (strcmp(arg, "--plant") == 0 && next) {
+            if (parse_bugs(next, &planted, plant_names, sizeof plant_names))
+                return EXIT_USAGE;
+            i++;
+        } else if (arg[0] == '-' || scenario_path) {
+            fprintf(stderr, "storemesh-sim: unexpected argument '%s'\n", arg);
+            usage(stderr);
+            return EXIT_USAGE;
+        } else {
+            scenario_path = arg;
+        }
+    }
+    if (!scenario_path) {
+        fprintf(stderr, "storemesh-sim: name a scenario file (sim/scenarios/*.yaml)\n");
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (sweep && (json || plot_path || trace_path)) {
+        fprintf(stderr, "storemesh-sim: --json, --plot and --trace are for one seed; replay a "
+                        "seed of the sweep with --seed N to get them\n");
+        return EXIT_USAGE;
+    }
+
+    char err[1024];
+    scenario_t scenario;
+    int rc = scenario_load(scenario_path, &scenario, err, sizeof err);
+    if (rc) {
+        fprintf(stderr, "storemesh-sim: %s\n", err);
+        return rc == -SM_EIO ? EXIT_ENVIRONMENT : EXIT_USAGE;
+    }
+    rules_t *rules = rules_load(scenario.rules_path, err, sizeof err);
+    if (!rules) {
+        fprintf(stderr, "storemesh-sim: %s (the rules file of %s)\n", err, scenario_path);
+        scenario_free(&scenario);
+        return EXIT_USAGE;
+    }
+    if (!have_seed)
+        seed_first = seed_last = scenario.seed;
+
+    char replay_arguments[1024];
+    snprintf(replay_arguments, sizeof replay_arguments, "%s%s%s", scenario_path,
+             planted ? " --plant " : "", planted ? plant_names : "");
+    FILE *trace = NULL;
+    if (trace_path && !(trace = fopen(trace_path, "w"))) {
+        fprintf(stderr, "storemesh-sim: cannot write the trace to %s: %s\n", trace_path,
+                strerror(errno));
+        rules_destroy(&rules);
+        scenario_free(&scenario);
+        return EXIT_ENVIRONMENT;
+    }
+
+    int exit_code = 0;
+    uint64_t passed = 0, failed = 0;
+    uint64_t marks[32] = {0};
+    char mark_names[32][SIM_REPORT_NAME_MAX + 1];
+    size_t mark_count = 0;
+    double started = now_seconds();
+    double simulated_s = 0;
+    uint64_t commands = 0;
+    for (uint64_t seed = seed_first; seed <= seed_last; seed++) {
+        sim_options_t options = {.seed = seed,
+                                 .bugs = planted,
+                                 .trace = trace,
+                                 .replay_arguments = replay_arguments};
+        double run_started = now_seconds();
+        sim_t *sim = sim_new(&scenario, rules, &options, err, sizeof err);
+        if (!sim) {
+            fprintf(stderr, "storemesh-sim: %s\n", err);
+            exit_code = EXIT_USAGE; // the scenario and its rules do not fit together
+            break;
+        }
+        if (sim_run(sim, err, sizeof err)) {
+            fprintf(stderr, "storemesh-sim: seed %" PRIu64 ": %s\n", seed, err);
+            sim_destroy(&sim);
+            exit_code = EXIT_ENVIRONMENT;
+            break;
+        }
+        sim_report_t *report = sim_report(sim);
+        report->wall_seconds = now_seconds() - run_started;
+        simulated_s += (double)report->end_ms / 1000.0;
+        commands += report->commands;
+        bool ok = sim_report_passed(report);
+        if (ok)
+            passed++;
+        else
+            failed++;
+        for (size_t m = 0; m < report->sometimes_count && m < 32; m++) {
+            marks[m] += report->sometimes[m].count;
+            snprintf(mark_names[m], sizeof mark_names[m], "%s", report->sometimes[m].name);
+            if (m + 1 > mark_count)
+                mark_count = m + 1;
+        }
+        if (!sweep) {
+            if (json)
+                sim_report_json(report, stdout);
+            else if (!quiet || !ok)
+                sim_report_text(report, stdout);
+            if (plot_path && sim_report_svg(report, plot_path, err, sizeof err)) {
+                fprintf(stderr, "storemesh-sim: %s\n", err);
+                exit_code = EXIT_ENVIRONMENT;
+            }
+        } else if (!ok) {
+            for (size_t c = 0; c < report->check_count; c++)
+                if (!report->checks[c].passed)
+                    printf("seed %" PRIu64 ": FAIL %s: %s\n", seed, report->checks[c].name,
+                           report->checks[c].detail);
+            printf("seed %" PRIu64 ": replay: %s\n", seed, report->replay);
+            fflush(stdout);
+        }
+        sim_destroy(&sim);
+    }
+    double wall = now_seconds() - started;
+    if (sweep && exit_code == 0) {
+        printf("storemesh-sim: sweep %s seeds %" PRIu64 "..%" PRIu64 ": %" PRIu64 " passed, %" PRIu64
+               " failed in %.1f s (%.0f simulated s per wall s, %.0f commands per wall s)\n",
+               scenario.name, seed_first, seed_last, passed, failed, wall,
+               wall > 0 ? simulated_s / wall : 0, wall > 0 ? (double)commands / wall : 0);
+        printf("rare paths reached:");
+        bool missing = false;
+        for (size_t m = 0; m < mark_count; m++) {
+            printf(" %s %" PRIu64 "%s", mark_names[m], marks[m], m + 1 < mark_count ? "," : "\n");
+            if (marks[m] == 0)
+                missing = true;
+        }
+        if (missing && require_marks) {
+            printf("storemesh-sim: FAIL: a rare path was never reached in this sweep, so the sweep "
+                   "proves nothing about it; widen the seed range or strengthen the scenario's "
+                   "faults\n");
+            if (exit_code == 0)
+                exit_code = EXIT_FAILED_CHECK;
+        }
+    }
+    if (failed > 0 && exit_code == 0)
+        exit_code = EXIT_FAILED_CHECK;
+    if (trace)
+        fclose(trace);
+    rules_destroy(&rules);
+    scenario_free(&scenario);
+    return exit_code;
+}

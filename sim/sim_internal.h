@@ -1,0 +1,212 @@
+// sim_internal: the engine's state, shared by sim.c (events, nodes, network,
+// faults, workload), sim_command.c (what a till sends) and sim_check.c (the
+// checkers and the report's figures).
+#ifndef SIM_INTERNAL_H
+#define SIM_INTERNAL_H
+
+#include <sodium.h>
+
+#include "core.h"
+#include "memstore.h"
+#include "sim.h"
+#include "sim_queue.h"
+#include "sim_rng.h"
+#include "sim_signer.h"
+
+// The simulated wall clock starts at 2026-11-25T00:00:00Z.
+#define SIM_EPOCH_MS 1795564800000ull
+#define SIM_LINK_MESSAGES_MAX 1000   // in flight per link direction (a socket's high-water mark)
+#define SIM_WRITEBACK_MS 30000       // the page cache reaches the disk this often anyway
+#define SIM_QUIET_CHECK_MS 1000      // convergence is looked for this often after a heal
+#define SIM_BANDS_MAX 512
+#define SIM_HEALS_MAX 256
+#define SIM_CONFIRM_MS 10000         // quiet this long at the end before the checks
+
+typedef enum {
+    EV_TICK = 1,
+    EV_CLIENT,
+    EV_RETRY,
+    EV_WRITE_DONE,
+    EV_DELIVER,
+    EV_FAULT_START,
+    EV_FAULT_END,
+    EV_FLAP,
+    EV_RANDOM_CRASH,
+    EV_RESTART,
+    EV_RANDOM_CUT,
+    EV_RANDOM_CUT_END,
+    EV_SAMPLE,
+    EV_QUIET,
+    EV_HEAL_PHASE,
+    EV_CRASH_IN_WRITE,
+} sim_event_kind_t;
+
+// A command's life as the till sees it.
+typedef enum {
+    CMD_PENDING = 0,  // sent, no answer yet
+    CMD_ACKED,        // an audit ID came back
+    CMD_REFUSED,      // refused by a rule or a limit (final)
+    CMD_BAD_INPUT,    // the node called it malformed (final; the workload never sends such)
+    CMD_RETRY,        // no answer (crash) or "failed"/"busy": the till sends it again
+} sim_command_state_t;
+
+typedef struct {
+    uint32_t node;       // the node its till talks to (the origin when applied)
+    uint32_t number;     // per node, from 1: the command ID is NODE-NUMBER
+    uint8_t kind;        // scenario_command_kind_t
+    uint8_t state;       // sim_command_state_t
+    uint16_t attempts;
+    uint32_t key;        // key index
+    int32_t amount;      // counter delta, or a variant number for values
+    uint64_t first_ms;   // first sent
+    uint64_t seq;        // ACKED: the audit ID's sequence number at node
+    bool answered_twice_differently; // a retry got another audit ID: a violation
+    bool was_unknown;    // a crash left it unanswered at least once
+} sim_command_t;
+
+typedef struct {
+    uint64_t request_id;
+    uint32_t *commands;  // ledger indexes
+    size_t count;
+} sim_request_t;
+
+typedef struct {
+    uint32_t link;
+    uint32_t other;
+} sim_adjacent_t;
+
+typedef struct {
+    char name[SCENARIO_NAME_MAX + 1];
+    uint32_t index;
+    bool is_cloud;
+    uint8_t public_key[32];
+    uint8_t secret_key[64];
+    memstore_t *store;
+    core_t *core;        // NULL while down
+    bool up;
+    uint32_t epoch;      // bumped by every crash: events of an earlier life are stale
+    int64_t clock_offset_ms; // wall = now + SIM_EPOCH_MS + offset
+    bool clock_went_back;
+    sim_rng_t workload_rng, storage_rng, clock_rng, fault_rng;
+    sim_adjacent_t *adjacent;
+    size_t adjacent_count;
+    core_peer_t *peer_table; // for core_set_peers: every node, links marked exchange
+    // the write in flight: applied to storage when it completes (RocksDB makes a
+    // batch visible once its WAL write returns)
+    bool writing;
+    int write_rc;                      // the outcome storage will report
+    const store_batch_t *write_batch;  // borrowed from the core until core_write_done
+    bool write_sync;
+    bool crash_in_write;               // the next write is interrupted by a power loss
+    uint64_t crash_down_ms;            // how long that power loss lasts
+    uint64_t last_writeback_ms;
+    // clients
+    uint32_t next_number;
+    sim_request_t *requests; // unanswered, in send order
+    size_t request_count, request_cap;
+    uint32_t *retry;         // ledger indexes waiting for the till to send again
+    size_t retry_count, retry_cap;
+    // markers
+    uint64_t last_receive_ops_ms; // last time it took in operations from a peer
+    uint64_t crash_ms;
+    bool crashed_in_catch_up;
+    bool gap_open;               // it asked for a gap and has not been filled since
+    uint64_t gaps_seen;          // core counters.gaps as last read
+    uint64_t received_seen;      // core counters.operations_received as last read
+    // report
+    sim_report_node_t report;
+    uint64_t last_depth;
+    core_state_t last_state;
+    uint64_t messages_sent_base, bytes_sent_base; // counters of earlier lives
+} sim_node_t;
+
+typedef struct {
+    uint32_t cut_both, cut_ab, cut_ba; // nested cuts (partitions, random cuts)
+    bool flap_down;
+    uint32_t in_flight_ab, in_flight_ba;
+    sim_rng_t rng;
+} sim_link_t;
+
+typedef enum {
+    MARK_GAP_FILLED_BY_RELAY = 0,
+    MARK_RESUMED_CATCH_UP,
+    MARK_CLOCK_JUMP_BACK_THEN_ACK,
+    MARK_CONFLICT,
+    MARK_CRASH_BETWEEN_WRITE_AND_ACK,
+    MARK_RETRY_ANSWERED_FROM_LOG,
+    MARK_DISK_ERROR_REFUSED,
+    MARK_RELAYED_OPERATIONS,
+    MARK_COUNT,
+} sim_mark_t;
+
+struct sim {
+    const scenario_t *scenario;
+    const rules_t *rules;
+    sim_options_t options;
+    sim_signer_t *signer;
+    sim_queue_t queue;
+    uint64_t now_ms;
+    bool healing;          // the heal phase has begun
+    bool finished;
+    uint64_t heal_start_ms;
+    uint64_t quiet_since_ms; // 0: not quiet
+
+    sim_node_t *nodes;
+    size_t node_count;
+    uint32_t *by_name;     // node indexes sorted by name
+    sim_link_t *links;
+    sim_rng_t network_rng;
+
+    sim_command_t *ledger;
+    size_t ledger_count, ledger_cap;
+    uint64_t next_request_id;
+
+    // event log
+    crypto_generichash_state event_hash;
+    uint64_t events;
+
+    // convergence after heals
+    bool awaiting;           // a heal happened and convergence has not been seen
+    bool quiet_scheduled;
+    uint64_t sometimes[MARK_COUNT];
+
+    // report storage
+    sim_report_t report;
+    sim_report_band_t bands[SIM_BANDS_MAX];
+    sim_report_heal_t heals[SIM_HEALS_MAX];
+    sim_report_conflict_t conflicts[16];
+    sim_report_check_t checks[16];
+    sim_report_sometimes_t marks[MARK_COUNT];
+    uint64_t *sample_storage; // node_count * sample_cap
+    size_t sample_cap;
+    uint64_t quiet_point_failures;
+    char quiet_point_detail[256];
+    uint64_t restart_failures;
+    char restart_detail[256];
+};
+
+// sim_command.c: the command a ledger entry stands for (the same bytes on every
+// attempt). buffers holds its strings; it lives as long as the command is used.
+typedef struct {
+    char command_id[96];
+    char type[16];
+    char key[96];
+    char field[16];
+    char op[8];
+    char value[96];
+} sim_command_text_t;
+void sim_command_build(const sim_t *sim, const sim_command_t *command, sim_command_text_t *text,
+                       core_command_t *out);
+// A new ledger entry for node (the workload's draw), not yet sent.
+void sim_command_draw(sim_t *sim, sim_node_t *node, sim_command_t *out);
+
+// sim_check.c: runs every checker and fills the report's checks, conflicts and
+// sometimes entries. 0 or -SM_ENOMEM.
+int sim_check_all(sim_t *sim);
+// True when every node is up and holds every operation any node holds.
+bool sim_check_converged(sim_t *sim);
+// Compares every node's digest (a quiet point). True when equal.
+bool sim_check_digests(sim_t *sim, char *detail, size_t detail_size);
+const char *sim_mark_name(sim_mark_t mark);
+
+#endif
