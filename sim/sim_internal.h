@@ -1,6 +1,8 @@
-// sim_internal: the engine's state, shared by sim.c (events, nodes, network,
-// faults, workload), sim_command.c (what a till sends) and sim_check.c (the
-// checkers and the report's figures).
+// sim_internal: the engine's state, shared by sim.c (the event loop, a node's
+// lives, set-up), sim_client.c (the tills and their ledger), sim_network.c
+// (links and delivery), sim_fault.c (faults, crashes, clocks), sim_sample.c
+// (samples, convergence after heals, the heal phase), sim_command.c (what a till
+// sends) and sim_check.c (the checkers and the report's figures).
 #ifndef SIM_INTERNAL_H
 #define SIM_INTERNAL_H
 
@@ -184,6 +186,85 @@ struct sim {
     uint64_t restart_failures;
     char restart_detail[256];
 };
+
+// sim.c: the loop and a node's lives.
+// The node's wall clock: simulated time plus its clock offset, never below 1 ms.
+uint64_t sim_wall_ms(const sim_t *sim, const sim_node_t *node);
+// Queues an event at at_ms (not before now_ms: the loop asserts it) for node
+// (UINT32_MAX: none), stamped with that node's epoch so that handlers can ignore
+// events of an earlier life. bytes is taken over (the loop frees it after dispatch).
+// Out of memory sets finished: the run stops and sim_run reports it.
+void sim_schedule(sim_t *sim, uint64_t at_ms, uint32_t kind, uint32_t node, uint32_t peer,
+                  uint64_t id, uint8_t *bytes, size_t len);
+// Hands an up node's effects out: writes to storage, replies to the tills,
+// messages to the network. Nothing while the node is down.
+void sim_drain(sim_t *sim, sim_node_t *node);
+// Starts node's core over its store and schedules its first tick. 0, or <0 with
+// err set (the core refused its storage or its peers); the node stays down then.
+int sim_node_start(sim_t *sim, sim_node_t *node, char *err, size_t err_size);
+
+// sim_client.c: the tills.
+// Ledger entry goes back to node's till to be sent again; the retry is scheduled
+// now while node is up, by sim_node_restart otherwise. Out of memory sets finished.
+void sim_want_retry(sim_t *sim, sim_node_t *node, uint32_t entry);
+// Applies a REPLY effect of node to the ledger entries of its request; a command
+// that failed goes back to the till.
+void sim_on_reply(sim_t *sim, sim_node_t *node, const core_effect_t *effect);
+// EV_CLIENT: schedules the till's next visit and, when node is up, sends a new
+// batch of commands. Nothing in the heal phase, which takes no new work.
+void sim_on_client(sim_t *sim, sim_node_t *node);
+// EV_RETRY: sends up to 64 waiting commands again, one per request, and comes back
+// in 100 ms for the rest. Nothing while node is down.
+void sim_on_retry(sim_t *sim, sim_node_t *node);
+
+// sim_network.c: links and delivery.
+// node's side of its link to other, or NULL when they share no link.
+const sim_adjacent_t *sim_adjacent_find(const sim_node_t *node, uint32_t other);
+// Puts a SEND effect of from on the link to its peer, with the link's latency and,
+// in the fault phase, its loss, duplication and jitter. Dropped (and counted lost)
+// when the link is cut or full; dropped silently when there is no link.
+void sim_send_message(sim_t *sim, sim_node_t *from, const core_effect_t *effect);
+// EV_DELIVER: hands the message to node if it is up and the link still carries it,
+// then drains node. The event's bytes stay the loop's.
+void sim_on_deliver(sim_t *sim, sim_node_t *node, const sim_event_t *event);
+
+// sim_fault.c: faults, crashes and clocks.
+// A power loss: the store keeps what reached the disk, the core goes, the epoch
+// moves on and unanswered commands go back to the till as unknown. Nothing when
+// node is already down.
+void sim_node_crash(sim_t *sim, sim_node_t *node);
+// Starts a down node again (a failure is kept for the nodes-restart check) and
+// schedules its till's retries. Nothing when node is up.
+void sim_node_restart(sim_t *sim, sim_node_t *node);
+// EV_FAULT_START, EV_FAULT_END: the scenario's fault at index begins or ends. Both
+// are ignored in the heal phase, which has healed everything.
+void sim_on_fault_start(sim_t *sim, uint64_t index);
+void sim_on_fault_end(sim_t *sim, uint64_t index);
+// EV_FLAP: the flapping fault at index takes its link down or up, until it ends.
+void sim_on_flap(sim_t *sim, uint64_t index, bool go_down);
+// EV_RANDOM_CRASH: schedules node's next random power loss and, except at time 0,
+// strikes now or arms one for its next write.
+void sim_on_random_crash(sim_t *sim, sim_node_t *node);
+// EV_RANDOM_CUT (end false): schedules the link's next random cut and, except at
+// time 0, cuts it for a while. EV_RANDOM_CUT_END (end true) lifts that cut.
+void sim_on_random_cut(sim_t *sim, uint32_t link_index, bool end);
+// EV_CRASH_IN_WRITE: the power loss armed for node's write strikes, unless the
+// node restarted since (a stale epoch) or the heal phase has begun.
+void sim_on_crash_in_write(sim_t *sim, sim_node_t *node, const sim_event_t *event);
+
+// sim_sample.c: samples and convergence.
+// Records a heal under label at now_ms and looks for convergence from now on.
+void sim_add_heal(sim_t *sim, const char *label);
+// EV_SAMPLE: reads every node's queue depth and state into the report and
+// schedules the next sample while the report has room.
+void sim_on_sample(sim_t *sim);
+// EV_QUIET: notes the convergence after the latest heal (checking the digests at
+// that quiet point); in the heal phase, finishes the run once it has been quiet
+// for SIM_CONFIRM_MS, or when heal_ms has passed.
+void sim_on_quiet(sim_t *sim);
+// EV_HEAL_PHASE: lifts every cut and flap, restarts every node, and awaits the
+// final heal's convergence.
+void sim_on_heal_phase(sim_t *sim);
 
 // sim_command.c: the command a ledger entry stands for (the same bytes on every
 // attempt). buffers holds its strings; it lives as long as the command is used.
