@@ -82,6 +82,10 @@ typedef struct {
     size_t pending_count;
     uint64_t last_receive_ms;   // 0: never
     uint32_t batches_unacked;   // its batches we wrote since our last Ack or Hello to it
+    // The last gap Ack we sent it: one per origin and held position, or the batches it
+    // had in flight would each rewind its stream again (a storm on a lossy link).
+    char gap_origin[CRDT_NAME_MAX + 1];
+    uint64_t gap_held;
     bool hello_seen;            // we know its version vector
     bool exchange;              // a link; false: its key only (an origin seen by relay)
     // Idle Hellos: our version vector goes in full only when it changed since we last

@@ -356,13 +356,14 @@ queue_send(core_t *self, const char *peer, Storemesh__PeerMessage *message)
 // or the one a repeat or gap was about), and fresh credit. The authority's
 // version vector travels in Hellos only, so an Ack costs O(origins named).
 static void
-send_ack(core_t *self, core_peer_state_t *peer, const char *const *origins, size_t count)
+send_ack(core_t *self, core_peer_state_t *peer, const char *const *origins, size_t count,
+         bool gap)
 {
     proto_vv_t have = {0};
     if (proto_vv_alloc(&have, count) == 0) {
         for (size_t i = 0; i < count; i++) {
             uint64_t seq = held_seq(self, origins[i]);
-            if (seq > 0)
+            if (seq > 0 || gap) // a gap names the origin even when nothing of it is held
                 proto_vv_add(&have, origins[i], seq);
         }
         Storemesh__PeerMessage message = STOREMESH__PEER_MESSAGE__INIT;
@@ -370,6 +371,7 @@ send_ack(core_t *self, core_peer_state_t *peer, const char *const *origins, size
         ack.n_have = have.count;
         ack.have = have.pointers;
         ack.credit = CORE_PEER_CREDIT_BATCHES;
+        ack.gap = gap;
         message.body_case = STOREMESH__PEER_MESSAGE__BODY_ACK;
         message.ack = &ack;
         queue_send(self, peer->name, &message);
@@ -734,12 +736,16 @@ on_ops(core_t *self, core_peer_state_t *peer, const Storemesh__OpsBatch *ops)
     vv_raise(peer->their_have, ops->origin, last_seq);
     vv_raise(peer->sent, ops->origin, last_seq);
     if (last_seq <= origin->staged_seq) {
-        send_ack(self, peer, (const char *const *)&ops->origin, 1); // a repeat: what we hold
+        send_ack(self, peer, (const char *const *)&ops->origin, 1, false); // a repeat
         return;
     }
     if (ops->first_seq > origin->staged_seq + 1) {
         self->counters.gaps++; // ask for what is missing: it sends from what we hold
-        send_ack(self, peer, (const char *const *)&ops->origin, 1);
+        if (strcmp(peer->gap_origin, ops->origin) != 0 || peer->gap_held != origin->staged_seq) {
+            snprintf(peer->gap_origin, sizeof peer->gap_origin, "%s", ops->origin);
+            peer->gap_held = origin->staged_seq;
+            send_ack(self, peer, (const char *const *)&ops->origin, 1, true);
+        }
         return;
     }
     peer->batches_unacked++; // acknowledged once on disk (core_replicate_after_write)
@@ -780,6 +786,32 @@ on_ops(core_t *self, core_peer_state_t *peer, const Storemesh__OpsBatch *ops)
 
 // A Hello or an Ack: what the peer holds, what it knows the authority holds, and
 // how much it will take.
+// A gap Ack: the peer holds less of these origins than we streamed (another
+// peer's batches, or ours, were lost or overtaken). Stream them again from what it
+// holds, now rather than at the next Hello; the batches in flight for them are void.
+static void
+rewind_sent(core_peer_state_t *peer, Storemesh__VvEntry *const *have, size_t count)
+{
+    for (size_t i = 0; i < count && i <= CORE_ORIGINS_MAX; i++) {
+        if (!have[i] || !have[i]->origin)
+            continue;
+        size_t index = vv_lower_bound(peer->sent, have[i]->origin);
+        if (index < peer->sent->count &&
+            strcmp(peer->sent->entries[index].origin, have[i]->origin) == 0 &&
+            peer->sent->entries[index].seq > have[i]->seq) {
+            peer->sent->entries[index].seq = have[i]->seq;
+            peer->sent->changes++;
+        }
+        size_t kept = 0;
+        for (size_t k = 0; k < peer->pending_count; k++)
+            if (strcmp(peer->pending[k].origin, have[i]->origin) != 0)
+                peer->pending[kept++] = peer->pending[k];
+        peer->pending_count = kept;
+        peer->in_flight = (uint32_t)kept;
+    }
+    peer->caught_up = false; // sent went back: look at every origin again
+}
+
 // A Hello (hello true) carries the peer's whole version vector, or NULL have for
 // the idle form (the one we hold already); an Ack carries only the origins that
 // advanced, raised into what we hold for it.
@@ -890,6 +922,8 @@ core_peer_receive(core_t *self, const char *peer_name, const uint8_t *bytes, siz
         on_hello(self, peer, message->hello);
     } else if (message->body_case == STOREMESH__PEER_MESSAGE__BODY_ACK) {
         const Storemesh__Ack *ack = message->ack;
+        if (ack->gap)
+            rewind_sent(peer, ack->have, ack->n_have);
         on_have(self, peer, ack->have, ack->n_have, ack->authority_have, ack->n_authority_have,
                 ack->credit, false);
     } else if (message->body_case == STOREMESH__PEER_MESSAGE__BODY_OPS) {
@@ -945,7 +979,7 @@ core_replicate_after_write(core_t *self, const core_batch_t *batch)
         // messages of a mesh at low rates, where each batch is one operation.
         if (peer->batches_unacked >= CORE_ACK_EVERY_BATCHES) {
             peer->batches_unacked = 0;
-            send_ack(self, peer, origins, count);
+            send_ack(self, peer, origins, count, false);
         }
         pump(self, peer); // new operations on disk: stream them
     }

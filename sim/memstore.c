@@ -10,12 +10,31 @@
 // of the key, not from a random source, so a run is the same every time.
 #define MEMSTORE_LEVELS_MAX 24
 
+// A log or seal entry's key and value bytes, shared by every store of a pool that
+// holds them (the same operation is on every node of a mesh).
+typedef struct blob {
+    struct blob *chain; // next in its pool bucket
+    uint64_t hash;
+    uint32_t refs;
+    uint32_t key_len;
+    size_t value_len;
+    uint8_t bytes[]; // key, then value
+} blob_t;
+
+struct memstore_pool {
+    blob_t **buckets;
+    size_t bucket_count; // a power of two
+    size_t blob_count;
+    uint64_t bytes_shared; // bytes a pool-less store would have copied again
+};
+
 typedef struct mem_node {
     store_cf_t cf;
     uint8_t *key;
     size_t key_len;
     uint8_t *value;
     size_t value_len;
+    blob_t *blob; // key and value live in it (pooled), or NULL: both malloc'd
     int height;
     struct mem_node *next[]; // height entries
 } mem_node_t;
@@ -36,6 +55,7 @@ typedef struct {
 } unsynced_batch_t;
 
 struct memstore {
+    memstore_pool_t *pool; // borrowed; NULL: nothing shared
     mem_node_t *head;
     unsynced_batch_t *unsynced; // write order
     size_t unsynced_count;
@@ -72,6 +92,139 @@ height_of(const uint8_t *key, size_t key_len)
         h >>= 2;
     }
     return height;
+}
+
+static uint64_t
+blob_hash(store_cf_t cf, const uint8_t *key, size_t key_len, const uint8_t *value,
+          size_t value_len)
+{
+    uint64_t h = 1469598103934665603ull ^ (uint64_t)cf;
+    for (size_t i = 0; i < key_len; i++)
+        h = (h ^ key[i]) * 1099511628211ull;
+    h = (h ^ 0xff) * 1099511628211ull;
+    for (size_t i = 0; i < value_len; i++)
+        h = (h ^ value[i]) * 1099511628211ull;
+    return h ^ (h >> 31);
+}
+
+memstore_pool_t *
+memstore_pool_new(void)
+{
+    memstore_pool_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->bucket_count = 1024;
+    self->buckets = calloc(self->bucket_count, sizeof *self->buckets);
+    if (!self->buckets) {
+        free(self);
+        return NULL;
+    }
+    return self;
+}
+
+void
+memstore_pool_destroy(memstore_pool_t **self_p)
+{
+    memstore_pool_t *self = *self_p;
+    if (!self)
+        return;
+    assert(self->blob_count == 0); // every store of the pool was destroyed first
+    free(self->buckets);
+    free(self);
+    *self_p = NULL;
+}
+
+static void
+pool_grow(memstore_pool_t *pool)
+{
+    size_t count = pool->bucket_count * 2;
+    blob_t **buckets = calloc(count, sizeof *buckets);
+    if (!buckets)
+        return; // longer chains, still correct
+    for (size_t i = 0; i < pool->bucket_count; i++) {
+        blob_t *blob = pool->buckets[i];
+        while (blob) { // bounded by the blobs held
+            blob_t *next = blob->chain;
+            size_t index = (size_t)blob->hash & (count - 1);
+            blob->chain = buckets[index];
+            buckets[index] = blob;
+            blob = next;
+        }
+    }
+    free(pool->buckets);
+    pool->buckets = buckets;
+    pool->bucket_count = count;
+}
+
+// The pooled copy of (key, value), with one more reference; NULL when out of memory.
+static blob_t *
+pool_take(memstore_pool_t *pool, store_cf_t cf, const uint8_t *key, size_t key_len,
+          const uint8_t *value, size_t value_len)
+{
+    uint64_t hash = blob_hash(cf, key, key_len, value, value_len);
+    size_t index = (size_t)hash & (pool->bucket_count - 1);
+    for (blob_t *blob = pool->buckets[index]; blob; blob = blob->chain) {
+        if (blob->hash == hash && blob->key_len == key_len && blob->value_len == value_len &&
+            memcmp(blob->bytes, key, key_len) == 0 &&
+            memcmp(blob->bytes + key_len, value, value_len) == 0) {
+            blob->refs++;
+            pool->bytes_shared += key_len + value_len;
+            return blob;
+        }
+    }
+    blob_t *blob = malloc(sizeof *blob + key_len + value_len);
+    if (!blob)
+        return NULL;
+    *blob = (blob_t){.hash = hash, .refs = 1, .key_len = (uint32_t)key_len, .value_len = value_len};
+    memcpy(blob->bytes, key, key_len);
+    if (value_len)
+        memcpy(blob->bytes + key_len, value, value_len);
+    blob->chain = pool->buckets[index];
+    pool->buckets[index] = blob;
+    if (++pool->blob_count > pool->bucket_count)
+        pool_grow(pool);
+    return blob;
+}
+
+static void
+pool_release(memstore_pool_t *pool, blob_t *blob)
+{
+    if (--blob->refs > 0)
+        return;
+    blob_t **link = &pool->buckets[(size_t)blob->hash & (pool->bucket_count - 1)];
+    while (*link != blob) // the blob is in its bucket's chain
+        link = &(*link)->chain;
+    *link = blob->chain;
+    pool->blob_count--;
+    free(blob);
+}
+
+// Log and seal entries are the same bytes on every node: shared when pooled.
+static bool
+pooled_cf(const memstore_t *self, store_cf_t cf)
+{
+    return self->pool && (cf == STORE_CF_LOG || cf == STORE_CF_SEAL);
+}
+
+static void
+node_free(memstore_t *self, mem_node_t *node)
+{
+    if (node->blob) {
+        pool_release(self->pool, node->blob);
+    } else {
+        free(node->key);
+        free(node->value);
+    }
+    free(node);
+}
+
+memstore_t *
+memstore_new_shared(memstore_pool_t *pool)
+{
+    memstore_t *self = memstore_new();
+    if (self)
+        self->pool = pool;
+    return self;
 }
 
 memstore_t *
@@ -113,9 +266,7 @@ memstore_destroy(memstore_t **self_p)
     mem_node_t *node = self->head->next[0];
     while (node) { // bounded by the entries held
         mem_node_t *next = node->next[0];
-        free(node->key);
-        free(node->value);
-        free(node);
+        node_free(self, node);
         node = next;
     }
     free(self->head);
@@ -168,13 +319,43 @@ set_value(memstore_t *self, store_cf_t cf, const uint8_t *key, size_t key_len,
     if (node && !value) {
         for (int level = 0; level < node->height; level++)
             update[level]->next[level] = node->next[level];
-        free(node->key);
-        free(node->value);
-        free(node);
+        node_free(self, node);
         return 0;
     }
     if (!value)
         return 0;
+    if (pooled_cf(self, cf)) {
+        blob_t *blob = pool_take(self->pool, cf, key, key_len, value, value_len);
+        if (!blob)
+            return -SM_ENOMEM;
+        if (node) { // an overwrite: the node now points into the new blob
+            if (node->blob)
+                pool_release(self->pool, node->blob);
+            else {
+                free(node->key);
+                free(node->value);
+            }
+        } else {
+            int height = height_of(key, key_len);
+            node = calloc(1, sizeof *node + (size_t)height * sizeof(mem_node_t *));
+            if (!node) {
+                pool_release(self->pool, blob);
+                return -SM_ENOMEM;
+            }
+            node->cf = cf;
+            node->height = height;
+            for (int level = 0; level < height; level++) {
+                node->next[level] = update[level]->next[level];
+                update[level]->next[level] = node;
+            }
+        }
+        node->blob = blob;
+        node->key = blob->bytes;
+        node->key_len = key_len;
+        node->value = blob->bytes + key_len;
+        node->value_len = value_len;
+        return 0;
+    }
     uint8_t *copy = copy_bytes(value, value_len);
     if (!copy)
         return -SM_ENOMEM;

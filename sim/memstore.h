@@ -18,8 +18,19 @@
 
 typedef struct memstore memstore_t;
 
+// A pool lets many stores share the bytes of their log and seal entries: every
+// node of a simulated mesh holds the same operations, and a 200-node run would
+// otherwise keep 200 copies of each. Sharing changes nothing a reader sees.
+typedef struct memstore_pool memstore_pool_t;
+// NULL only when memory is exhausted.
+memstore_pool_t *memstore_pool_new(void);
+// Every store made with the pool must be destroyed first.
+void memstore_pool_destroy(memstore_pool_t **self_p);
+
 // NULL only when memory is exhausted.
 memstore_t *memstore_new(void);
+// A store whose log and seal entries live in pool (borrowed; it outlives the store).
+memstore_t *memstore_new_shared(memstore_pool_t *pool);
 void memstore_destroy(memstore_t **self_p);
 store_reader_t memstore_reader(memstore_t *self);
 

@@ -107,7 +107,7 @@ bool sim_report_passed(const sim_report_t *self);
 // conflicts, traffic, rare paths, event log, speed; on failure the replay command
 // last. Write errors are left on out: the caller checks ferror(out).
 void sim_report_text(const sim_report_t *self, FILE *out);
-// One JSON object (documented in docs/SIMULATOR_REPORT.md). Write errors as for text.
+// One JSON object (documented in docs/SIMULATOR.md, "The report"). Write errors as for text.
 void sim_report_json(const sim_report_t *self, FILE *out);
 // Writes the picture to path. 0, or -SM_EIO with err saying why.
 int sim_report_svg(const sim_report_t *self, const char *path, char *err, size_t err_size);

@@ -1,5 +1,5 @@
 // report_json: the report as one JSON object for scripts (sim_report_json; the members
-// are documented in docs/SIMULATOR_REPORT.md). Two-space indentation, one member per
+// are documented in docs/SIMULATOR.md, "The report"). Two-space indentation, one member per
 // line, samples on one line.
 #include "report.h"
 

@@ -266,7 +266,7 @@ build_nodes(sim_t *sim, char *err, size_t err_size)
             node->clock_offset_ms =
                 (int64_t)sim_rng_below(&node->clock_rng, 2 * scenario->random.clock_skew_ms + 1) -
                 (int64_t)scenario->random.clock_skew_ms;
-        node->store = memstore_new();
+        node->store = memstore_new_shared(sim->pool);
         if (!node->store) {
             snprintf(err, err_size, "out of memory");
             return -SM_ENOMEM;
@@ -353,8 +353,9 @@ sim_new(const scenario_t *scenario, const rules_t *rules, const sim_options_t *o
     sim_queue_init(&self->queue);
     crypto_generichash_init(&self->event_hash, NULL, 0, 32);
     self->signer = sim_signer_new(scenario->ed25519);
-    if (!self->signer || build_nodes(self, err, err_size)) {
-        if (!self->signer)
+    self->pool = memstore_pool_new();
+    if (!self->signer || !self->pool || build_nodes(self, err, err_size)) {
+        if (!self->signer || !self->pool)
             snprintf(err, err_size, "out of memory");
         sim_destroy(&self);
         return NULL;
@@ -398,6 +399,7 @@ sim_destroy(sim_t **self_p)
         free(node->requests);
         free(node->retry);
     }
+    memstore_pool_destroy(&self->pool); // after every store that shared it
     free(self->nodes);
     free(self->by_name);
     free(self->links);

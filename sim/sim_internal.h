@@ -146,6 +146,7 @@ struct sim {
     const rules_t *rules;
     sim_options_t options;
     sim_signer_t *signer;
+    memstore_pool_t *pool; // the nodes' stores share log and seal bytes through it
     sim_queue_t queue;
     uint64_t now_ms;
     bool healing;          // the heal phase has begun

@@ -270,8 +270,8 @@ Test(shipped, chain_200_has_200_branches_an_outage_and_a_fibre_cut)
     cr_assert_eq(scenario.node_count, 201);
     cr_assert_eq(scenario.link_count, 200 + 45 + 200); // rings, hubs, cloud links
     cr_assert_not(scenario.ed25519);
-    cr_assert_eq(scenario.anti_entropy_ms, 60 * 1000);
-    cr_assert_eq(scenario.peer_timeout_ms, 5 * 60 * 1000);
+    cr_assert_eq(scenario.anti_entropy_ms, 5 * 60 * 1000);
+    cr_assert_eq(scenario.peer_timeout_ms, 20 * 60 * 1000);
     cr_assert_eq(scenario.fault_count, 2);
     cr_assert_eq(scenario.faults[0].cut_count, 200);
     cr_assert_eq(scenario.faults[1].at_ms, 48 * 3600 * 1000ull);
