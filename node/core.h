@@ -38,7 +38,7 @@
 #define CORE_ANTI_ENTROPY_MS 1000   // Hello to every peer this often
 #define CORE_PEER_TIMEOUT_MS 5000   // a peer not heard from for this long is disconnected
 #define CORE_PEER_CREDIT_BATCHES 8  // operation batches a peer may send unacknowledged
-#define CORE_ACK_EVERY_BATCHES (CORE_PEER_CREDIT_BATCHES / 2) // received batches per Ack
+#define CORE_ACK_EVERY_BATCHES 1  // received batches per Ack (every write that took some)
 
 typedef enum {
     CORE_RESULT_OK = 0,
