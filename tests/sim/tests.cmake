@@ -8,7 +8,8 @@ set(SM_SIM_ENV
     "SM_SOURCE_DIR=${PROJECT_SOURCE_DIR}"
     "SM_SIM_SWEEP_SEEDS=${SM_SIM_SWEEP_SEEDS}"
     "SM_SANITIZE=$<BOOL:${SM_SANITIZE}>")
-foreach(script IN ITEMS sim_determinism sim_planted_bugs sim_sweep sim_scenarios sim_bad_input)
+foreach(script IN ITEMS sim_determinism sim_planted_bugs sim_sweep sim_scenarios sim_bad_input
+                       sim_regressions)
   add_test(NAME ${script} COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/${script}.sh)
   set_tests_properties(${script} PROPERTIES TIMEOUT 900 ENVIRONMENT "${SM_SIM_ENV}")
 endforeach()
