@@ -120,7 +120,7 @@ text_node_row(const sim_report_t *self, const sim_report_node_t *node, size_t na
 {
     fputs("  ", out);
     size_t chars = REPORT_PUT_FIELD(out, node->name, REPORT_ESCAPE_TEXT);
-    char outcomes[96];
+    char outcomes[160]; // three labels and two slashes
     snprintf(outcomes, sizeof outcomes, "%s/%s/%s", report_count_text(node->commands_acked).text,
              report_count_text(node->commands_refused).text,
              report_count_text(node->commands_failed).text);

@@ -14,7 +14,7 @@
 #include "report.h"
 
 typedef struct {
-    char text[32]; // the longest: "18,446,744,073,709,551,615"
+    char text[48]; // the longest: "18,446,744,073,709,551,615"; room for any format
 } report_label_t;
 
 typedef enum { REPORT_ESCAPE_TEXT, REPORT_ESCAPE_JSON, REPORT_ESCAPE_XML } report_escape_t;

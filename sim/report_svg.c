@@ -604,7 +604,7 @@ legend_nodes(const sim_report_t *self, int y, FILE *out)
             if (!self->nodes[i].is_cloud)
                 y = legend_node(&self->nodes[i], palette[ordinal++ % PALETTE_SIZE], y, out);
     } else {
-        char heading[64];
+        char heading[96];
         snprintf(heading, sizeof heading, "Deepest %d of %s branches", SVG_HIGHLIGHTED,
                  report_count_text(branches).text);
         y = legend_heading(heading, y, out);

@@ -1,7 +1,6 @@
 # Simulator tests: each runs storemesh-sim (the real core over simulated storage,
 # network and clock) as a CTest test of its own. SM_SIM_SWEEP_SEEDS sets the sweep
-# size (tests/run_all.sh uses 1000 in the release build and fewer under the
-# sanitizers, which run the same code about ten times slower).
+# size (tests/run_all.sh uses 1,000 in both of its builds).
 set(SM_SIM_SWEEP_SEEDS 1000 CACHE STRING "seeds in the simulator's sweep test")
 set(SM_SIM_ENV
     "STOREMESH_SIM=$<TARGET_FILE:storemesh-sim>"
