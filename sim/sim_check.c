@@ -1,6 +1,7 @@
 // sim_check: the checkers, run after the final heal and quiescence. They trust
 // the simulator's ledger of what the tills sent and were told, and read each
 // node's storage directly; they do not take a node's word for anything.
+#include <assert.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,6 +151,7 @@ compare_entry(void *arg, const uint8_t *key, size_t key_len, const uint8_t *valu
 static sim_report_check_t *
 check_add(sim_t *sim, const char *name)
 {
+    assert(sim->report.check_count < sizeof sim->checks / sizeof *sim->checks);
     sim_report_check_t *check = &sim->checks[sim->report.check_count++];
     snprintf(check->name, sizeof check->name, "%s", name);
     check->passed = true;
