@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core.h"
 #include "report.h"
@@ -19,6 +21,7 @@
 #define EXIT_FAILED_CHECK 1
 #define EXIT_USAGE 2
 #define EXIT_ENVIRONMENT 3
+#define SIM_JOBS_MAX 64 // processes a sweep may use
 
 static const struct {
     const char *name;
@@ -40,9 +43,12 @@ usage(FILE *out)
     fprintf(out,
             "usage: storemesh-sim SCENARIO.yaml [--seed N | --seeds A..B] [--json] [--plot FILE.svg]\n"
             "                     [--trace FILE] [--plant BUG[,BUG...]] [--no-marks] [--quiet]\n"
+            "                     [--jobs N]\n"
             "  --seed N       run seed N (default: the scenario's seed); replays a run exactly\n"
             "  --seeds A..B   sweep seeds A to B; fails when any seed fails or a rare path is\n"
             "                 never reached (--no-marks: do not require them)\n"
+            "  --jobs N       a sweep runs its seeds on N processes (default 1); the results\n"
+            "                 do not depend on N\n"
             "  --json         print the report as JSON (single seed)\n"
             "  --plot F.svg   draw queue depths, outages, limits and convergence (single seed)\n"
             "  --trace FILE   write the event trace, one line an event (single seed)\n"
@@ -96,6 +102,166 @@ now_seconds(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+// What a range of seeds added up to; a sweep's workers each send theirs to the
+// parent through a pipe, so it is plain data.
+typedef struct {
+    int exit_code;
+    uint64_t passed, failed, commands;
+    double simulated_s;
+    size_t mark_count;
+    uint64_t marks[32];
+    char mark_names[32][SIM_REPORT_NAME_MAX + 1];
+} tally_t;
+
+typedef struct {
+    const scenario_t *scenario;
+    const rules_t *rules;
+    uint32_t planted;
+    FILE *trace;
+    const char *replay_arguments;
+    bool sweep, json, quiet;
+    const char *plot_path;
+} run_setup_t;
+
+// Runs seeds first, first + stride, ... up to last, adding to tally. A sweep prints
+// each failure as one write, so that workers sharing stdout never interleave lines.
+static void
+run_seeds(const run_setup_t *setup, uint64_t first, uint64_t last, uint64_t stride, tally_t *tally)
+{
+    char err[1024];
+    for (uint64_t seed = first; seed <= last && seed >= first; seed += stride) {
+        sim_options_t options = {.seed = seed,
+                                 .bugs = setup->planted,
+                                 .trace = setup->trace,
+                                 .replay_arguments = setup->replay_arguments};
+        double run_started = now_seconds();
+        sim_t *sim = sim_new(setup->scenario, setup->rules, &options, err, sizeof err);
+        if (!sim) {
+            fprintf(stderr, "storemesh-sim: %s\n", err);
+            tally->exit_code = EXIT_USAGE; // the scenario and its rules do not fit together
+            return;
+        }
+        if (sim_run(sim, err, sizeof err)) {
+            fprintf(stderr, "storemesh-sim: seed %" PRIu64 ": %s\n", seed, err);
+            sim_destroy(&sim);
+            tally->exit_code = EXIT_ENVIRONMENT;
+            return;
+        }
+        sim_report_t *report = sim_report(sim);
+        report->wall_seconds = now_seconds() - run_started;
+        tally->simulated_s += (double)report->end_ms / 1000.0;
+        tally->commands += report->commands;
+        bool ok = sim_report_passed(report);
+        if (ok)
+            tally->passed++;
+        else
+            tally->failed++;
+        for (size_t m = 0; m < report->sometimes_count && m < 32; m++) {
+            tally->marks[m] += report->sometimes[m].count;
+            snprintf(tally->mark_names[m], sizeof tally->mark_names[m], "%s",
+                     report->sometimes[m].name);
+            if (m + 1 > tally->mark_count)
+                tally->mark_count = m + 1;
+        }
+        if (!setup->sweep) {
+            if (setup->json)
+                sim_report_json(report, stdout);
+            else if (!setup->quiet || !ok)
+                sim_report_text(report, stdout);
+            if (setup->plot_path && sim_report_svg(report, setup->plot_path, err, sizeof err)) {
+                fprintf(stderr, "storemesh-sim: %s\n", err);
+                tally->exit_code = EXIT_ENVIRONMENT;
+            }
+        } else if (!ok) {
+            char lines[4096];
+            size_t used = 0;
+            for (size_t c = 0; c < report->check_count && used < sizeof lines; c++)
+                if (!report->checks[c].passed)
+                    used += (size_t)snprintf(lines + used, sizeof lines - used,
+                                             "seed %" PRIu64 ": FAIL %s: %s\n", seed,
+                                             report->checks[c].name, report->checks[c].detail);
+            if (used < sizeof lines)
+                snprintf(lines + used, sizeof lines - used, "seed %" PRIu64 ": replay: %s\n", seed,
+                         report->replay);
+            fputs(lines, stdout);
+            fflush(stdout);
+        }
+        sim_destroy(&sim);
+    }
+}
+
+static void
+tally_add(tally_t *into, const tally_t *from)
+{
+    if (from->exit_code && !into->exit_code)
+        into->exit_code = from->exit_code;
+    into->passed += from->passed;
+    into->failed += from->failed;
+    into->commands += from->commands;
+    into->simulated_s += from->simulated_s;
+    for (size_t m = 0; m < from->mark_count && m < 32; m++) {
+        into->marks[m] += from->marks[m];
+        memcpy(into->mark_names[m], from->mark_names[m], sizeof into->mark_names[m]);
+    }
+    if (from->mark_count > into->mark_count)
+        into->mark_count = from->mark_count;
+}
+
+// A sweep on jobs processes: worker k takes seeds first + k, first + k + jobs, ...
+// The seeds' results do not depend on which worker ran them.
+static void
+run_parallel(const run_setup_t *setup, uint64_t first, uint64_t last, unsigned jobs, tally_t *tally)
+{
+    int fds[SIM_JOBS_MAX][2];
+    pid_t pids[SIM_JOBS_MAX];
+    unsigned started = 0;
+    fflush(stdout);
+    for (unsigned k = 0; k < jobs && first + k <= last; k++) {
+        if (pipe(fds[k]) != 0)
+            break;
+        pid_t pid = fork();
+        if (pid < 0) {
+            close(fds[k][0]);
+            close(fds[k][1]);
+            break;
+        }
+        if (pid == 0) {
+            close(fds[k][0]);
+            tally_t mine = {0};
+            run_seeds(setup, first + k, last, jobs, &mine);
+            fflush(stdout);
+            ssize_t written = write(fds[k][1], &mine, sizeof mine);
+            _exit(written == (ssize_t)sizeof mine ? 0 : EXIT_ENVIRONMENT);
+        }
+        close(fds[k][1]);
+        pids[k] = pid;
+        started++;
+    }
+    if (started == 0) { // no fork: run them here
+        run_seeds(setup, first, last, 1, tally);
+        return;
+    }
+    for (unsigned k = 0; k < started; k++) {
+        tally_t theirs = {0};
+        ssize_t got = read(fds[k][0], &theirs, sizeof theirs);
+        close(fds[k][0]);
+        int status = 0;
+        waitpid(pids[k], &status, 0);
+        if (got != (ssize_t)sizeof theirs || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+            fprintf(stderr, "storemesh-sim: sweep worker %u died; run the seeds again with "
+                            "--jobs 1 to see why\n", k);
+            theirs.exit_code = EXIT_ENVIRONMENT;
+        }
+        tally_add(tally, &theirs);
+    }
+    // Seeds a missing worker would have run (a fork that failed) run here.
+    for (unsigned k = started; k < jobs && first + k <= last; k++) {
+        tally_t mine = {0};
+        run_seeds(setup, first + k, last, jobs, &mine);
+        tally_add(tally, &mine);
+    }
+}
+
 int
 main(int argc, char **argv)
 {
@@ -105,6 +271,7 @@ main(int argc, char **argv)
     uint64_t seed_first = 0, seed_last = 0;
     bool have_seed = false, sweep = false, json = false, quiet = false, require_marks = true;
     uint32_t planted = 0;
+    unsigned jobs = 1;
     char plant_names[256] = "";
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
@@ -133,6 +300,15 @@ main(int argc, char **argv)
             }
             have_seed = true;
             sweep = true;
+            i++;
+        } else if (strcmp(arg, "--jobs") == 0 && next) {
+            uint64_t value = 0;
+            if (parse_u64(next, &value) || value < 1 || value > SIM_JOBS_MAX) {
+                fprintf(stderr, "storemesh-sim: --jobs takes a number of processes from 1 to %d, "
+                                "not '%s'\n", SIM_JOBS_MAX, next);
+                return EXIT_USAGE;
+            }
+            jobs = (unsigned)value;
             i++;
         } else if (strcmp(arg, "--json") == 0) {
             json = true;
@@ -198,65 +374,25 @@ main(int argc, char **argv)
     }
 
     int exit_code = 0;
-    uint64_t passed = 0, failed = 0;
-    uint64_t marks[32] = {0};
-    char mark_names[32][SIM_REPORT_NAME_MAX + 1];
-    size_t mark_count = 0;
     double started = now_seconds();
-    double simulated_s = 0;
-    uint64_t commands = 0;
-    for (uint64_t seed = seed_first; seed <= seed_last; seed++) {
-        sim_options_t options = {.seed = seed,
-                                 .bugs = planted,
-                                 .trace = trace,
-                                 .replay_arguments = replay_arguments};
-        double run_started = now_seconds();
-        sim_t *sim = sim_new(&scenario, rules, &options, err, sizeof err);
-        if (!sim) {
-            fprintf(stderr, "storemesh-sim: %s\n", err);
-            exit_code = EXIT_USAGE; // the scenario and its rules do not fit together
-            break;
-        }
-        if (sim_run(sim, err, sizeof err)) {
-            fprintf(stderr, "storemesh-sim: seed %" PRIu64 ": %s\n", seed, err);
-            sim_destroy(&sim);
-            exit_code = EXIT_ENVIRONMENT;
-            break;
-        }
-        sim_report_t *report = sim_report(sim);
-        report->wall_seconds = now_seconds() - run_started;
-        simulated_s += (double)report->end_ms / 1000.0;
-        commands += report->commands;
-        bool ok = sim_report_passed(report);
-        if (ok)
-            passed++;
-        else
-            failed++;
-        for (size_t m = 0; m < report->sometimes_count && m < 32; m++) {
-            marks[m] += report->sometimes[m].count;
-            snprintf(mark_names[m], sizeof mark_names[m], "%s", report->sometimes[m].name);
-            if (m + 1 > mark_count)
-                mark_count = m + 1;
-        }
-        if (!sweep) {
-            if (json)
-                sim_report_json(report, stdout);
-            else if (!quiet || !ok)
-                sim_report_text(report, stdout);
-            if (plot_path && sim_report_svg(report, plot_path, err, sizeof err)) {
-                fprintf(stderr, "storemesh-sim: %s\n", err);
-                exit_code = EXIT_ENVIRONMENT;
-            }
-        } else if (!ok) {
-            for (size_t c = 0; c < report->check_count; c++)
-                if (!report->checks[c].passed)
-                    printf("seed %" PRIu64 ": FAIL %s: %s\n", seed, report->checks[c].name,
-                           report->checks[c].detail);
-            printf("seed %" PRIu64 ": replay: %s\n", seed, report->replay);
-            fflush(stdout);
-        }
-        sim_destroy(&sim);
-    }
+    run_setup_t setup = {.scenario = &scenario,
+                         .rules = rules,
+                         .planted = planted,
+                         .trace = trace,
+                         .replay_arguments = replay_arguments,
+                         .sweep = sweep,
+                         .json = json,
+                         .quiet = quiet,
+                         .plot_path = plot_path};
+    tally_t tally = {0};
+    if (sweep && jobs > 1)
+        run_parallel(&setup, seed_first, seed_last, jobs, &tally);
+    else
+        run_seeds(&setup, seed_first, seed_last, 1, &tally);
+    exit_code = tally.exit_code;
+    uint64_t passed = tally.passed, failed = tally.failed, commands = tally.commands;
+    double simulated_s = tally.simulated_s;
+    size_t mark_count = tally.mark_count;
     double wall = now_seconds() - started;
     if (sweep && exit_code == 0) {
         printf("storemesh-sim: sweep %s seeds %" PRIu64 "..%" PRIu64 ": %" PRIu64 " passed, %" PRIu64
@@ -266,8 +402,8 @@ main(int argc, char **argv)
         printf("rare paths reached:");
         bool missing = false;
         for (size_t m = 0; m < mark_count; m++) {
-            printf(" %s %" PRIu64 "%s", mark_names[m], marks[m], m + 1 < mark_count ? "," : "\n");
-            if (marks[m] == 0)
+            printf(" %s %" PRIu64 "%s", tally.mark_names[m], tally.marks[m], m + 1 < mark_count ? "," : "\n");
+            if (tally.marks[m] == 0)
                 missing = true;
         }
         if (missing && require_marks) {

@@ -27,3 +27,12 @@ cmp -s "$SIM_TMP/trace-a" "$SIM_TMP/trace-c" && sim_fail "seeds 42 and 43 gave t
 jq -e '.passed == true and .seed == 42' "$SIM_TMP/json-a" >/dev/null || sim_fail "JSON report: $(head -c 400 "$SIM_TMP/json-a")"
 diff <(jq -S 'del(.speed)' "$SIM_TMP/json-a") <(jq -S 'del(.speed)' "$SIM_TMP/json-b") >/dev/null ||
     sim_fail "two JSON reports of seed 42 differ"
+# A sweep's results do not depend on how many processes run it.
+"$STOREMESH_SIM" "$scenario" --seeds 1..40 --jobs 1 | grep -v "wall s" >"$SIM_TMP/sweep-1" ||
+    sim_fail "sweep 1..40 on one process failed: $(cat "$SIM_TMP/sweep-1")"
+"$STOREMESH_SIM" "$scenario" --seeds 1..40 --jobs 2 | grep -v "wall s" >"$SIM_TMP/sweep-2" ||
+    sim_fail "sweep 1..40 on two processes failed: $(cat "$SIM_TMP/sweep-2")"
+grep -q "rare paths reached: gap-filled-by-relay [1-9]" "$SIM_TMP/sweep-1" ||
+    sim_fail "the one-process sweep counted no rare paths: $(cat "$SIM_TMP/sweep-1")"
+cmp -s "$SIM_TMP/sweep-1" "$SIM_TMP/sweep-2" ||
+    sim_fail "--jobs 1 and --jobs 2 counted differently: $(diff "$SIM_TMP/sweep-1" "$SIM_TMP/sweep-2")"

@@ -15,9 +15,9 @@ expect_caught()
     local bug=$2
     shift 2
     local out=$SIM_TMP/$bug
-    "$STOREMESH_SIM" "$scenario" --seeds $seeds --no-marks >"$SIM_TMP/clean-$bug" ||
+    "$STOREMESH_SIM" "$scenario" --seeds $seeds --jobs 2 --no-marks >"$SIM_TMP/clean-$bug" ||
         sim_fail "the real code fails $scenario seeds $seeds: $(tail -n 5 "$SIM_TMP/clean-$bug")"
-    if "$STOREMESH_SIM" "$scenario" --seeds $seeds --no-marks --plant "$bug" >"$out" 2>&1; then
+    if "$STOREMESH_SIM" "$scenario" --seeds $seeds --jobs 2 --no-marks --plant "$bug" >"$out" 2>&1; then
         sim_fail "planted bug $bug was not caught in seeds $seeds: $(tail -n 3 "$out")"
     fi
     local check

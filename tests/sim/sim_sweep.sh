@@ -6,6 +6,6 @@ set -euo pipefail
 source "$(dirname "$0")/sim_lib.sh"
 
 seeds=${SM_SIM_SWEEP_SEEDS:-1000}
-"$STOREMESH_SIM" "$SIM_SCENARIOS/small.yaml" --seeds "1..$seeds" | tee "$SIM_TMP/sweep" ||
+"$STOREMESH_SIM" "$SIM_SCENARIOS/small.yaml" --seeds "1..$seeds" --jobs 2 | tee "$SIM_TMP/sweep" ||
     sim_fail "the sweep failed (see above for each failing seed and its replay command)"
 grep -q "$seeds passed, 0 failed" "$SIM_TMP/sweep" || sim_fail "not every seed passed"
