@@ -51,7 +51,8 @@ usage(FILE *out)
             "                 do not depend on N\n"
             "  --json         print the report as JSON (single seed)\n"
             "  --plot F.svg   draw queue depths, outages, limits and convergence (single seed)\n"
-            "  --trace FILE   write the event trace, one line an event (single seed)\n"
+            "  --trace FILE   write the event trace, one line an event (single seed); a\n"
+            "                 failing seed's trace goes to $TMPDIR by itself\n"
             "  --plant BUG    switch on a deliberately broken variant the checkers must catch:\n");
     for (size_t i = 0; i < sizeof bugs / sizeof *bugs; i++)
         fprintf(out, "                   %-17s %s\n", bugs[i].name, bugs[i].what);
@@ -123,6 +124,31 @@ typedef struct {
     const char *plot_path;
 } run_setup_t;
 
+// A failing seed's event trace, written by running the seed again with tracing on
+// (a run is the same every time). Returns the path in path (size bytes), or "" when
+// it could not be written.
+static void
+write_failure_trace(const run_setup_t *setup, uint64_t seed, char *path, size_t size)
+{
+    const char *dir = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    snprintf(path, size, "%s/storemesh-sim-%s-%" PRIu64 ".trace", dir, setup->scenario->name, seed);
+    FILE *trace = fopen(path, "w");
+    if (!trace) {
+        path[0] = '\0';
+        return;
+    }
+    char err[256];
+    sim_options_t options = {.seed = seed,
+                             .bugs = setup->planted,
+                             .trace = trace,
+                             .replay_arguments = setup->replay_arguments};
+    sim_t *sim = sim_new(setup->scenario, setup->rules, &options, err, sizeof err);
+    bool ok = sim && sim_run(sim, err, sizeof err) == 0;
+    sim_destroy(&sim);
+    if (fclose(trace) != 0 || !ok)
+        path[0] = '\0';
+}
+
 // Runs seeds first, first + stride, ... up to last, adding to tally. A sweep prints
 // each failure as one write, so that workers sharing stdout never interleave lines.
 static void
@@ -168,6 +194,12 @@ run_seeds(const run_setup_t *setup, uint64_t first, uint64_t last, uint64_t stri
                 sim_report_json(report, stdout);
             else if (!setup->quiet || !ok)
                 sim_report_text(report, stdout);
+            if (!ok && !setup->trace) {
+                char path[512];
+                write_failure_trace(setup, seed, path, sizeof path);
+                if (path[0])
+                    fprintf(stderr, "storemesh-sim: the failing run's event trace: %s\n", path);
+            }
             if (setup->plot_path && sim_report_svg(report, setup->plot_path, err, sizeof err)) {
                 fprintf(stderr, "storemesh-sim: %s\n", err);
                 tally->exit_code = EXIT_ENVIRONMENT;
@@ -180,9 +212,15 @@ run_seeds(const run_setup_t *setup, uint64_t first, uint64_t last, uint64_t stri
                     used += (size_t)snprintf(lines + used, sizeof lines - used,
                                              "seed %" PRIu64 ": FAIL %s: %s\n", seed,
                                              report->checks[c].name, report->checks[c].detail);
+            char path[512] = "";
+            if (!setup->trace)
+                write_failure_trace(setup, seed, path, sizeof path);
             if (used < sizeof lines)
-                snprintf(lines + used, sizeof lines - used, "seed %" PRIu64 ": replay: %s\n", seed,
-                         report->replay);
+                used += (size_t)snprintf(lines + used, sizeof lines - used,
+                                         "seed %" PRIu64 ": replay: %s\n", seed, report->replay);
+            if (path[0] && used < sizeof lines)
+                snprintf(lines + used, sizeof lines - used, "seed %" PRIu64 ": trace: %s\n", seed,
+                         path);
             fputs(lines, stdout);
             fflush(stdout);
         }

@@ -7,6 +7,7 @@ set -euo pipefail
 source "$(dirname "$0")/sim_lib.sh"
 
 seeds=1..10
+export TMPDIR=$SIM_TMP # where a failing seed's event trace is written
 
 # expect_caught SCENARIO BUG CHECK...: the sweep fails and names one of the checks.
 expect_caught()
@@ -25,6 +26,17 @@ expect_caught()
         if grep -q "FAIL $check:" "$out"; then
             grep -q "replay: storemesh-sim .* --plant $bug --seed [0-9]*" "$out" ||
                 sim_fail "the failure of $bug prints no replay command: $(head -n 5 "$out")"
+            # The failing run's trace is written, and is the replay's trace exactly.
+            local line seed trace
+            line=$(grep -m1 ": trace: " "$out") || sim_fail "the failure of $bug wrote no trace"
+            seed=${line%%:*}
+            seed=${seed#seed }
+            trace=${line##*: trace: }
+            [[ -s $trace ]] || sim_fail "the trace $trace of $bug is missing or empty"
+            "$STOREMESH_SIM" "$scenario" --plant "$bug" --seed "$seed" --quiet \
+                --trace "$SIM_TMP/replay.trace" >/dev/null 2>&1 || true
+            cmp -s "$trace" "$SIM_TMP/replay.trace" ||
+                sim_fail "the trace written for $bug seed $seed differs from its replay's"
             echo "caught $bug with $check: $(grep -m1 "FAIL $check:" "$out")"
             return 0
         fi
