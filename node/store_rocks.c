@@ -8,8 +8,9 @@
 #include "sm_error.h"
 
 // Memory bounds, chosen so a branch node stays well under 200 MB at any log size.
-#define ROCKS_BLOCK_CACHE_BYTES (32u << 20)
-#define ROCKS_WRITE_BUFFER_BYTES (16u << 20)
+#define ROCKS_BLOCK_CACHE_BYTES (4u << 20)
+#define ROCKS_WRITE_BUFFER_BYTES (8u << 20)
+#define ROCKS_DB_WRITE_BUFFER_BYTES (8u << 20) // all column families' memtables together
 #define ROCKS_MAX_OPEN_FILES 256
 
 static const char *const cf_names[STORE_CF_COUNT] = {
@@ -54,6 +55,7 @@ store_rocks_open(const char *path, bool create, int *rc, char *err, size_t err_s
     rocksdb_options_set_max_open_files(self->options, ROCKS_MAX_OPEN_FILES);
     rocksdb_options_set_write_buffer_size(self->options, ROCKS_WRITE_BUFFER_BYTES);
     rocksdb_options_set_max_write_buffer_number(self->options, 3);
+    rocksdb_options_set_db_write_buffer_size(self->options, ROCKS_DB_WRITE_BUFFER_BYTES);
     rocksdb_options_set_max_background_jobs(self->options, 2);
     rocksdb_options_set_keep_log_file_num(self->options, 4);
     // Debian's librocksdb keeps its assertions on, and on a full disk its own info
