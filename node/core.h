@@ -37,7 +37,7 @@
 #define CORE_ACTIONS_MAX 4
 #define CORE_ANTI_ENTROPY_MS 1000   // Hello to every peer this often
 #define CORE_PEER_TIMEOUT_MS 5000   // a peer not heard from for this long is disconnected
-#define CORE_PEER_CREDIT_BATCHES 8  // operation batches a peer may send unacknowledged
+#define CORE_PEER_CREDIT_BATCHES 16 // operation batches a peer may send unacknowledged
 #define CORE_ACK_EVERY_BATCHES 1  // received batches per Ack (every write that took some)
 
 typedef enum {
@@ -227,6 +227,11 @@ int core_set_peers(core_t *self, const core_peer_t *peers, size_t count);
 // counted and dropped; it never stops the core.
 void core_peer_receive(core_t *self, const char *peer, const uint8_t *bytes, size_t len,
                        uint64_t wall_ms);
+
+// Event: the transport's link to peer has just connected (a CURVE handshake
+// completed). Sends it a Hello that asks for its whole version vector, so both
+// streams restart at once. Unknown names are ignored.
+void core_peer_link_up(core_t *self, const char *peer_name);
 
 typedef struct {
     const char *name;

@@ -21,7 +21,7 @@
 #define CORE_OPS_BATCH_MAX 10000
 // Other origins' operations staged and not yet written; above it, incoming
 // batches are dropped and sent again after the next Hello.
-#define CORE_STAGED_REMOTE_MAX 20000
+#define CORE_STAGED_REMOTE_MAX 40000
 
 // ---- version vectors ----
 
@@ -78,20 +78,34 @@ vv_get(const struct core_vv *vv, const char *origin)
     return 0;
 }
 
-// Raises origin to at least seq. 0, -SM_EFULL (more origins than any mesh has),
+// Where origin is or belongs in vv: *hint when that is the place (a sorted list of
+// raises walks along vv with one or two compares each), else a binary search.
+static size_t
+vv_position(const struct core_vv *vv, const char *origin, size_t hint)
+{
+    if (hint <= vv->count) {
+        int at = hint < vv->count ? strcmp(vv->entries[hint].origin, origin) : 1;
+        if (at >= 0 && (hint == 0 || strcmp(vv->entries[hint - 1].origin, origin) < 0))
+            return hint;
+    }
+    return vv_lower_bound(vv, origin);
+}
+
+// Raises origin to at least seq; *hint (may be NULL) is where to look first and is
+// left just after origin's entry. 0, -SM_EFULL (more origins than any mesh has),
 // -SM_ENOMEM, -SM_EINVAL (a name that is not a node name).
 static int
-vv_raise(struct core_vv *vv, const char *origin, uint64_t seq)
+vv_raise_hinted(struct core_vv *vv, const char *origin, uint64_t seq, size_t *hint)
 {
     // Version vectors travel sorted, so most new entries go at the end.
-    size_t index = vv->count > 0 && strcmp(vv->entries[vv->count - 1].origin, origin) < 0
-                       ? vv->count
-                       : vv_lower_bound(vv, origin);
+    size_t index = vv_position(vv, origin, hint ? *hint : vv->count);
     if (index < vv->count && strcmp(vv->entries[index].origin, origin) == 0) {
         if (seq > vv->entries[index].seq) {
             vv->entries[index].seq = seq;
             vv->changes++;
         }
+        if (hint)
+            *hint = index + 1;
         return 0;
     }
     size_t len = strlen(origin);
@@ -114,7 +128,15 @@ vv_raise(struct core_vv *vv, const char *origin, uint64_t seq)
     memcpy(vv->entries[index].origin, origin, len);
     vv->entries[index].seq = seq;
     vv->changes++;
+    if (hint)
+        *hint = index + 1;
     return 0;
+}
+
+static int
+vv_raise(struct core_vv *vv, const char *origin, uint64_t seq)
+{
+    return vv_raise_hinted(vv, origin, seq, NULL);
 }
 
 // A copy of vv (its changes count carries on, so caches keyed on it stay honest).
@@ -143,10 +165,11 @@ vv_raise_from_proto(struct core_vv *vv, Storemesh__VvEntry *const *entries, size
 {
     if (count > CORE_ORIGINS_MAX + 1)
         return -SM_EFULL;
+    size_t hint = 0; // entries come sorted by origin (any order is still taken)
     for (size_t i = 0; i < count; i++) {
         if (!entries[i] || !entries[i]->origin)
             return -SM_ECORRUPT;
-        int rc = vv_raise(vv, entries[i]->origin, entries[i]->seq);
+        int rc = vv_raise_hinted(vv, entries[i]->origin, entries[i]->seq, &hint);
         if (rc)
             return rc;
     }
@@ -936,6 +959,20 @@ core_peer_receive(core_t *self, const char *peer_name, const uint8_t *bytes, siz
 }
 
 // ---- timers, writes, peers ----
+
+void
+core_peer_link_up(core_t *self, const char *peer_name)
+{
+    core_peer_state_t *peer = link_find(self, peer_name);
+    if (!peer)
+        return;
+    // What we sent while the link was down is gone, and so perhaps is its Hello:
+    // ask for its whole version vector, whose arrival restarts our stream to it,
+    // and tell it ours, which restarts its stream to us. Without this both wait
+    // for the next timer, a second or (in a simulation) minutes away.
+    peer->need_their_full = true;
+    send_hello(self, peer);
+}
 
 void
 core_replicate_tick(core_t *self)

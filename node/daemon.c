@@ -25,7 +25,7 @@
 // Messages taken from the socket per loop turn before the core flushes: the
 // group-commit window. Larger gives fewer fsyncs under load, smaller lower latency.
 #define DAEMON_DRAIN_MESSAGES_MAX 256
-#define DAEMON_POLL_MS 200
+#define DAEMON_POLL_MS 50 // also how late a link's connect can be noticed (LINKS_CHECK_MS)
 #define DAEMON_MESSAGE_BYTES_MAX (16 << 20) // documented in docs/CONTROL.md
 #define DAEMON_PENDING_REQUESTS_MAX 4096
 #define DAEMON_IDENTITY_MAX 256

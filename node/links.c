@@ -19,6 +19,7 @@ struct links {
     control_peer_t *view; // the same, for control answers
     uint64_t stamp;       // peers_changed's
     uint64_t next_refresh_ms;
+    uint64_t next_check_ms;
 };
 
 // Applies a newly loaded table to the transport and the core; keeps the old one
@@ -157,14 +158,22 @@ links_send(links_t *self, const char *peer, const uint8_t *bytes, size_t len)
         transport_send(self->transport, peer, bytes, len);
 }
 
+static void
+link_up(void *arg, const char *peer_name)
+{
+    core_peer_link_up(arg, peer_name);
+}
+
 void
 links_refresh(links_t *self, core_t *core, uint64_t wall_ms)
 {
+    if (self->transport && wall_ms >= self->next_check_ms) {
+        self->next_check_ms = wall_ms + LINKS_CHECK_MS;
+        transport_check_links(self->transport, wall_ms, link_up, core);
+    }
     if (wall_ms < self->next_refresh_ms)
         return;
     self->next_refresh_ms = wall_ms + LINKS_REFRESH_MS;
-    if (self->transport)
-        transport_redial_stale(self->transport, wall_ms);
     if (!peers_changed(self->dir, &self->stamp))
         return;
     char err[1024];

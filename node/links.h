@@ -11,8 +11,9 @@
 #include "core.h"
 #include "identity.h"
 
-#define LINKS_RECEIVE_MESSAGES_MAX 256 // peer messages taken per loop turn
+#define LINKS_RECEIVE_MESSAGES_MAX 8 // peer messages taken per loop turn
 #define LINKS_REFRESH_MS 1000          // how often peers.yaml is checked for changes
+#define LINKS_CHECK_MS 50              // how often the links are checked for connects
 
 typedef struct links links_t;
 
@@ -29,7 +30,9 @@ void links_receive(links_t *self, core_t *core, uint64_t wall_ms);
 // Carries out a SEND effect; a message the transport cannot queue is dropped (the
 // core's anti-entropy sends again).
 void links_send(links_t *self, const char *peer, const uint8_t *bytes, size_t len);
-// Reloads the peer table when peers.yaml changed (at most every LINKS_REFRESH_MS).
+// Tells the core about links that just connected (every LINKS_CHECK_MS), redials
+// links that are down, and reloads the peer table when peers.yaml changed (at most
+// every LINKS_REFRESH_MS).
 void links_refresh(links_t *self, core_t *core, uint64_t wall_ms);
 // The table for control answers; valid until the next links_refresh.
 void links_view(const links_t *self, control_links_t *out);

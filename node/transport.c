@@ -36,8 +36,13 @@ typedef struct {
     transport_peer_t peer;
     uint8_t curve_public_key[crypto_box_PUBLICKEYBYTES]; // the peer's key as a CURVE server
     char curve_key_hex[TRANSPORT_ZAP_KEY_HEX_SIZE];      // the same, as the ZAP handler tags it
-    void *dealer; // CURVE client dialling peer.endpoint; owned
+    void *dealer;  // CURVE client dialling peer.endpoint; owned
+    void *monitor; // PAIR receiving the dealer's connect events; owned with it
     uint64_t down_since_ms; // when the link was first seen down; 0 while up
+    uint64_t dialled_ms;    // when the dealer was last opened anew by transport_check_links
+    bool up;                // the dealer's state at the last transport_check_links
+    bool backing_off;       // the dealer waits out a redial interval: no handshake under way
+    bool heard;             // a message came in from this peer since then
 } transport_link_t;
 
 struct transport {
@@ -49,7 +54,10 @@ struct transport {
     uint8_t curve_public_key[crypto_box_PUBLICKEYBYTES];
     uint8_t curve_secret_key[crypto_box_SECRETKEYBYTES]; // wiped on destroy
     uint64_t dropped_count;                              // messages dropped on receipt
+    uint64_t monitor_serial; // names each dealer's monitor endpoint
 };
+
+static void close_dealer(void *dealer, void *monitor);
 
 static int
 compare_link_names(const void *a, const void *b)
@@ -194,7 +202,7 @@ transport_destroy(transport_t **self_p)
     if (!self)
         return;
     for (size_t i = 0; i < self->link_count; i++)
-        zmq_close(self->links[i].dealer);
+        close_dealer(self->links[i].dealer, self->links[i].monitor);
     free(self->links);
     zmq_close(self->router);
     transport_zap_stop(&self->zap);
@@ -323,6 +331,38 @@ allowed_from_links(const transport_link_t *links, size_t count)
     return allowed;
 }
 
+static void
+close_dealer(void *dealer, void *monitor)
+{
+    if (monitor) {
+        zmq_socket_monitor(dealer, NULL, 0);
+        zmq_close(monitor);
+    }
+    zmq_close(dealer); // linger 0: what it queued is dropped
+}
+
+// A PAIR that receives the dealer's connect events, connected before the dealer dials
+// so none is missed; NULL when the context refuses (the link works without it, only
+// the redial on hearing from the peer waits for the stale timer).
+static void *
+open_monitor(transport_t *self, void *dealer)
+{
+    char address[96];
+    snprintf(address, sizeof address, "inproc://storemesh-link-%p-%llu", (void *)self,
+             (unsigned long long)++self->monitor_serial);
+    if (zmq_socket_monitor(dealer, address,
+                           ZMQ_EVENT_CONNECT_RETRIED | ZMQ_EVENT_CONNECT_DELAYED |
+                               ZMQ_EVENT_CONNECTED) != 0)
+        return NULL;
+    void *monitor = zmq_socket(self->zmq_context, ZMQ_PAIR);
+    if (monitor && zmq_connect(monitor, address) == 0)
+        return monitor;
+    if (monitor)
+        zmq_close(monitor);
+    zmq_socket_monitor(dealer, NULL, 0);
+    return NULL;
+}
+
 static int
 open_dealer(transport_t *self, transport_link_t *link)
 {
@@ -335,6 +375,7 @@ open_dealer(transport_t *self, transport_link_t *link)
         return -SM_ENOMEM;
     }
     const int immediate = 1; // queue only on a link that is up; see transport_send
+    void *monitor = NULL;
     bool ok = set_common_options(dealer) == 0 &&
               zmq_setsockopt(dealer, ZMQ_IMMEDIATE, &immediate, sizeof immediate) == 0 &&
               zmq_setsockopt(dealer, ZMQ_CURVE_SERVERKEY, link->curve_public_key,
@@ -343,16 +384,20 @@ open_dealer(transport_t *self, transport_link_t *link)
                              sizeof self->curve_public_key) == 0 &&
               zmq_setsockopt(dealer, ZMQ_CURVE_SECRETKEY, self->curve_secret_key,
                              sizeof self->curve_secret_key) == 0 &&
+              ((monitor = open_monitor(self, dealer)), true) &&
               zmq_connect(dealer, link->peer.endpoint) == 0;
     if (!ok) {
         fprintf(stderr,
                 "storemesh: cannot dial peer '%s' at '%s': %s; fix its endpoint with "
                 "`storemesh peer add`\n",
                 link->peer.name, link->peer.endpoint, zmq_strerror(zmq_errno()));
-        zmq_close(dealer);
+        close_dealer(dealer, monitor);
         return -SM_EINVAL;
     }
     link->dealer = dealer;
+    link->monitor = monitor;
+    link->backing_off = false;
+    link->up = false;
     return 0;
 }
 
@@ -376,14 +421,19 @@ links_dial(transport_t *self, transport_link_t *links, size_t count)
     size_t dialled = 0;
     for (; dialled < count && rc == 0; dialled++) {
         transport_link_t *old = unchanged_link(self, &links[dialled]);
-        if (old)
+        if (old) {
             links[dialled].dealer = old->dealer;
-        else
+            links[dialled].monitor = old->monitor;
+            links[dialled].down_since_ms = old->down_since_ms;
+            links[dialled].dialled_ms = old->dialled_ms;
+            links[dialled].up = old->up;
+            links[dialled].backing_off = old->backing_off;
+        } else
             rc = open_dealer(self, &links[dialled]);
     }
     for (size_t i = 0; rc != 0 && i < dialled; i++)
         if (links[i].dealer && !unchanged_link(self, &links[i]))
-            zmq_close(links[i].dealer);
+            close_dealer(links[i].dealer, links[i].monitor);
     return rc;
 }
 
@@ -395,7 +445,7 @@ links_commit(transport_t *self, transport_link_t *links, size_t count)
         transport_link_t *old = &self->links[i];
         transport_link_t *kept = find_link(links, count, old->peer.name);
         if (!kept || kept->dealer != old->dealer)
-            zmq_close(old->dealer); // linger 0: what it queued is dropped
+            close_dealer(old->dealer, old->monitor);
     }
     free(self->links);
     self->links = links;
@@ -450,32 +500,91 @@ transport_send(transport_t *self, const char *peer_name, const uint8_t *bytes, s
 // peer had not yet added us: the usual case while a cut heals, when each side's
 // table changes a second apart). A link down for this long is dialled anew.
 #define TRANSPORT_REDIAL_STALE_MS 3000
+// A peer we hear from is up, so a dealer waiting out libzmq's redial backoff (up to
+// TRANSPORT_RECONNECT_MS_MAX) towards it is dialled anew at once: only while it waits,
+// never during a handshake, and not twice within this long.
+#define TRANSPORT_REDIAL_HEARD_MS 100
+#define TRANSPORT_MONITOR_EVENTS_MAX 64 // monitor events taken per link per check
+
+static bool
+dealer_up(void *dealer)
+{
+    int events = 0;
+    size_t events_size = sizeof events;
+    return zmq_getsockopt(dealer, ZMQ_EVENTS, &events, &events_size) == 0 &&
+           (events & ZMQ_POLLOUT) != 0;
+}
+
+// Takes the dealer's connect events: whether it is waiting out a redial interval.
+static void
+drain_monitor(transport_link_t *link)
+{
+    for (int i = 0; link->monitor && i < TRANSPORT_MONITOR_EVENTS_MAX; i++) {
+        zmq_msg_t frame;
+        zmq_msg_init(&frame);
+        if (zmq_msg_recv(&frame, link->monitor, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&frame);
+            return;
+        }
+        uint16_t event = 0; // the first frame: event (u16), value (u32), host order
+        if (zmq_msg_size(&frame) >= sizeof event)
+            memcpy(&event, zmq_msg_data(&frame), sizeof event);
+        bool more = zmq_msg_more(&frame);
+        zmq_msg_close(&frame);
+        while (more) { // the endpoint
+            zmq_msg_init(&frame);
+            more = zmq_msg_recv(&frame, link->monitor, ZMQ_DONTWAIT) >= 0 && zmq_msg_more(&frame);
+            zmq_msg_close(&frame);
+        }
+        if (event == ZMQ_EVENT_CONNECT_RETRIED)
+            link->backing_off = true;
+        else if (event == ZMQ_EVENT_CONNECT_DELAYED || event == ZMQ_EVENT_CONNECTED)
+            link->backing_off = false;
+    }
+}
+
+static void
+redial(transport_t *self, transport_link_t *link, uint64_t now_ms)
+{
+    void *old = link->dealer;
+    void *old_monitor = link->monitor;
+    if (open_dealer(self, link) == 0)
+        close_dealer(old, old_monitor); // queued messages go: anti-entropy sends again
+    else
+        link->dealer = old;
+    link->down_since_ms = now_ms;
+    link->dialled_ms = now_ms;
+}
 
 void
-transport_redial_stale(transport_t *self, uint64_t now_ms)
+transport_check_links(transport_t *self, uint64_t now_ms, transport_up_fn up_fn, void *arg)
 {
     for (size_t i = 0; i < self->link_count; i++) {
         transport_link_t *link = &self->links[i];
-        int events = 0;
-        size_t events_size = sizeof events;
-        bool up = zmq_getsockopt(link->dealer, ZMQ_EVENTS, &events, &events_size) == 0 &&
-                  (events & ZMQ_POLLOUT) != 0;
+        bool heard = link->heard;
+        link->heard = false;
+        if (link->dialled_ms == 0)
+            link->dialled_ms = now_ms; // first seen: dialled by transport_set_peers
+        drain_monitor(link);
+        bool up = dealer_up(link->dealer);
+        bool came_up = up && !link->up;
+        link->up = up;
         if (up) {
             link->down_since_ms = 0;
+            if (came_up && up_fn)
+                up_fn(arg, link->peer.name);
+            continue;
+        }
+        if (heard && link->backing_off && now_ms - link->dialled_ms >= TRANSPORT_REDIAL_HEARD_MS) {
+            redial(self, link, now_ms);
             continue;
         }
         if (link->down_since_ms == 0) {
             link->down_since_ms = now_ms;
             continue;
         }
-        if (now_ms - link->down_since_ms < TRANSPORT_REDIAL_STALE_MS)
-            continue;
-        void *old = link->dealer;
-        if (open_dealer(self, link) == 0)
-            zmq_close(old); // queued messages go: anti-entropy sends again
-        else
-            link->dealer = old;
-        link->down_since_ms = now_ms;
+        if (now_ms - link->down_since_ms >= TRANSPORT_REDIAL_STALE_MS)
+            redial(self, link, now_ms);
     }
 }
 
@@ -496,14 +605,14 @@ transport_can_send(transport_t *self, const char *peer_name)
 // from the payload): the entry with the User-Id's name if it still has the key the ZAP
 // handler tagged the connection with, else the entry that has that key now (a peer
 // renamed in the table). NULL when the key is no longer in the table.
-static const transport_link_t *
+static transport_link_t *
 sender_link(transport_t *self, zmq_msg_t *frame)
 {
     const char *user_id = zmq_msg_gets(frame, "User-Id");
     const char *key_hex = zmq_msg_gets(frame, TRANSPORT_ZAP_KEY_PROPERTY);
     if (!user_id || !key_hex)
         return NULL; // not accepted by our handler, which ZMQ_ZAP_ENFORCE_DOMAIN rules out
-    const transport_link_t *link = find_link(self->links, self->link_count, user_id);
+    transport_link_t *link = find_link(self->links, self->link_count, user_id);
     if (link && strcmp(link->curve_key_hex, key_hex) == 0)
         return link;
     for (size_t i = 0; i < self->link_count; i++)
@@ -551,8 +660,10 @@ receive_one(transport_t *self, char *peer_name, uint8_t **bytes, size_t *len)
     int rc = receive_payload(self->router, &payload);
     if (rc != 0)
         return rc;
-    const transport_link_t *link = sender_link(self, &payload);
+    transport_link_t *link = sender_link(self, &payload);
     size_t size = zmq_msg_size(&payload);
+    if (link)
+        link->heard = true;
     // ZMQ_MAXMSGSIZE allows the CURVE overhead with some slack; the payload limit is ours.
     if (!link || size > TRANSPORT_FRAME_BYTES_MAX) {
         zmq_msg_close(&payload);

@@ -86,10 +86,15 @@ int transport_send(transport_t *self, const char *peer_name, const uint8_t *byte
 // CURVE handshake and its queue has room. False for a name not in the table. A change from
 // false to true is the moment to send a Hello ("on connect").
 bool transport_can_send(transport_t *self, const char *peer_name);
-// Dials anew every link that has been down for a few seconds (libzmq gives up on a
-// link whose handshake was refused, as happens while both ends of a healed cut add
-// each other). Call about once a second.
-void transport_redial_stale(transport_t *self, uint64_t now_ms);
+typedef void (*transport_up_fn)(void *arg, const char *peer_name);
+// Looks at every outbound link: calls up_fn (may be NULL) for each one whose CURVE
+// handshake completed since the last call ("on connect": the moment to send a Hello);
+// dials anew a link that has been down for a few seconds (libzmq gives up on a link
+// whose handshake was refused, as happens while both ends of a healed cut add each
+// other), and at once one to a peer we have just heard from (it is up: libzmq's
+// redial backoff would otherwise keep our replies from it for seconds). Call it
+// every few tens of milliseconds; it costs one getsockopt per link.
+void transport_check_links(transport_t *self, uint64_t now_ms, transport_up_fn up_fn, void *arg);
 // The ROUTER, for zmq_poll (ZMQ_POLLIN) in the caller's loop; never send or receive on it.
 // Poll with zmq_poll, not ZMQ_FD, which is edge-triggered. Valid until transport_destroy.
 void *transport_socket(transport_t *self);

@@ -55,6 +55,10 @@ node_index(const mesh_t *mesh, const char *name)
     return -1;
 }
 
+// The Hello period node_open gives cores; 0: the default. A test that must show
+// what happens without the timer sets it far beyond its rounds.
+static uint32_t test_anti_entropy_ms;
+
 static void
 node_open(mesh_t *mesh, node_t *node)
 {
@@ -67,7 +71,8 @@ node_open(mesh_t *mesh, node_t *node)
                             .secret_key = node->secret_key,
                             .public_key = node->public_key,
                             .reader = store_rocks_reader(node->store),
-                            .sync = false};
+                            .sync = false,
+                            .anti_entropy_ms = test_anti_entropy_ms};
     node->core = core_new(&config, err, sizeof err);
     cr_assert_not_null(node->core, "%s", err);
 }
@@ -353,5 +358,29 @@ Test(replicate, a_restarted_node_resumes_where_it_stopped)
     digest(&mesh, 0, a);
     digest(&mesh, 1, b);
     cr_assert_str_eq(a, b);
+    mesh_free(&mesh);
+}
+
+Test(replicate, a_link_that_connects_restarts_both_streams_at_once)
+{
+    static const char *const names[] = {"branch-a", "branch-b"};
+    test_anti_entropy_ms = 600000; // no timer Hello within the test: only the link-up
+    mesh_t mesh;
+    mesh_init(&mesh, names, 2);
+    mesh_run(&mesh, 2); // the Hellos on start
+    mesh.link[0][1] = mesh.link[1][0] = false;
+    submit(&mesh, 0, "stock", "sku-1", "on_hand", "add", "1", 10);
+    submit(&mesh, 1, "stock", "sku-2", "on_hand", "add", "1", 20);
+    mesh_run(&mesh, 4); // each streams to the other, and the cut link loses it
+    mesh.link[0][1] = mesh.link[1][0] = true;
+    mesh_run(&mesh, 4);
+    cr_assert_eq(stock(&mesh, 1, "sku-1"), 0, "what the cut lost is only sent again on a Hello");
+    cr_assert_eq(stock(&mesh, 0, "sku-2"), 0);
+    core_peer_link_up(mesh.nodes[0].core, "branch-b"); // as the daemon does on connect
+    core_peer_link_up(mesh.nodes[1].core, "branch-a");
+    mesh_run(&mesh, 4);
+    cr_assert_eq(stock(&mesh, 1, "sku-1"), 10, "the link-up Hello restarts a's stream to b");
+    cr_assert_eq(stock(&mesh, 0, "sku-2"), 20, "and b's stream to a");
+    test_anti_entropy_ms = 0;
     mesh_free(&mesh);
 }

@@ -108,9 +108,9 @@ send_when_linked(node_t *from, const char *peer_name, const char *text)
     while (rc == -SM_EFULL && now_ms() < deadline_ms) {
         rc = transport_send(from->transport, peer_name, (const uint8_t *)text, strlen(text));
         if (rc == -SM_EFULL) {
-            // As the daemon does every second: libzmq stops redialling a link whose
+            // As the daemon does every 50 ms: libzmq stops redialling a link whose
             // handshake was refused (the peer took its new table a moment later).
-            transport_redial_stale(from->transport, now_ms());
+            transport_check_links(from->transport, now_ms(), NULL, NULL);
             sleep_ms(10);
         }
     }
