@@ -3,12 +3,13 @@
 // million-line file streams through in constant memory.
 #include <assert.h>
 #include <errno.h>
-#include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "arena.h"
 #include "cli.h"
+#include "json_flat.h"
 #include "smclient.h"
 #include "sm_error.h"
 
@@ -119,8 +120,7 @@ submit_one(const cli_args_t *args)
 typedef struct {
     Storemesh__Command commands[CLI_BATCH_REQUEST_COMMANDS];
     Storemesh__Command *pointers[CLI_BATCH_REQUEST_COMMANDS];
-    json_object *parsed[CLI_BATCH_REQUEST_COMMANDS]; // owns the strings commands point at
-    char *numbers[CLI_BATCH_REQUEST_COMMANDS];       // a numeric value's text
+    arena_t strings; // the decoded strings commands point at; reset with the batch
     size_t lines[CLI_BATCH_REQUEST_COMMANDS];
     size_t count;
     int worst; // the exit code so far
@@ -139,67 +139,38 @@ batch_note(batch_t *batch, int code)
 static void
 batch_clear(batch_t *batch)
 {
-    for (size_t i = 0; i < batch->count; i++) {
-        json_object_put(batch->parsed[i]);
-        free(batch->numbers[i]);
-    }
+    arena_reset(&batch->strings);
     batch->count = 0;
 }
 
-static const char *const batch_keys[] = {"command_id", "source", "type", "key",
-                                         "field",      "op",     "value"};
+// The keys of a batch line, in json_flat's order; "value" may be an integer.
+enum { KEY_COMMAND_ID, KEY_SOURCE, KEY_TYPE, KEY_KEY, KEY_FIELD, KEY_OP, KEY_VALUE, KEY_COUNT };
+static const char *const batch_keys[KEY_COUNT] = {"command_id", "source", "type", "key",
+                                                  "field",      "op",     "value"};
 
 // Fills command from one parsed line; NULL, or what is wrong with the line.
 static const char *
-command_from_json(json_object *line, Storemesh__Command *command, char **number_text)
+command_from_line(const json_flat_t *line, Storemesh__Command *command)
 {
-    static char problem[256];
-    if (!json_object_is_type(line, json_type_object))
-        return "not a JSON object";
-    json_object_object_foreach(line, key, value)
-    {
-        size_t k = 0;
-        for (; k < sizeof batch_keys / sizeof batch_keys[0]; k++)
-            if (strcmp(key, batch_keys[k]) == 0)
-                break;
-        if (k == sizeof batch_keys / sizeof batch_keys[0]) {
-            snprintf(problem, sizeof problem,
-                     "unknown key '%.40s'; valid keys: command_id, source, type, key, field, op, "
-                     "value",
-                     key);
-            return problem;
-        }
-        bool is_value = strcmp(key, "value") == 0;
-        if (!json_object_is_type(value, json_type_string) &&
-            !(is_value && json_object_is_type(value, json_type_int))) {
-            snprintf(problem, sizeof problem, "'%.40s' must be a string%s", key,
-                     is_value ? " or an integer" : "");
-            return problem;
-        }
-        const char *text = json_object_get_string(value);
-        if (is_value) {
-            if (json_object_is_type(value, json_type_int))
-                text = *number_text = strdup(text);
-            if (!text)
-                return "out of memory";
-            command->has_value = true;
-            command->value = (ProtobufCBinaryData){(size_t)json_object_get_string_len(value),
-                                                   (uint8_t *)text};
-            if (*number_text)
-                command->value.len = strlen(text);
-        }
-        char **slots[] = {&command->command_id, &command->source, &command->type,
-                          &command->key,        &command->field,  &command->op};
-        if (!is_value)
-            *slots[k] = (char *)text;
-    }
-    const char *required[] = {"type", "key", "field", "op"};
-    for (size_t i = 0; i < 4; i++)
-        if (!json_object_object_get_ex(line, required[i], NULL)) {
+    static char problem[96];
+    static const int required[] = {KEY_TYPE, KEY_KEY, KEY_FIELD, KEY_OP};
+    for (size_t i = 0; i < sizeof required / sizeof required[0]; i++)
+        if (!line->text[required[i]]) {
             snprintf(problem, sizeof problem, "missing \"%s\" (required: type, key, field, op)",
-                     required[i]);
+                     batch_keys[required[i]]);
             return problem;
         }
+    char **slots[] = {[KEY_COMMAND_ID] = &command->command_id, [KEY_SOURCE] = &command->source,
+                      [KEY_TYPE] = &command->type,             [KEY_KEY] = &command->key,
+                      [KEY_FIELD] = &command->field,           [KEY_OP] = &command->op};
+    for (int k = 0; k < KEY_VALUE; k++)
+        if (line->text[k])
+            *slots[k] = (char *)line->text[k];
+    if (line->text[KEY_VALUE]) {
+        command->has_value = true;
+        command->value =
+            (ProtobufCBinaryData){line->len[KEY_VALUE], (uint8_t *)line->text[KEY_VALUE]};
+    }
     return NULL;
 }
 
@@ -251,7 +222,6 @@ typedef struct {
     smclient_t *client;
     const char *data_dir;
     const char *file_name;
-    json_tokener *tokener;
 } pipeline_t;
 
 static void
@@ -344,46 +314,31 @@ is_blank(const char *line)
 }
 
 static void
-batch_add_line(batch_t *batch, json_tokener *tokener, const char *file_name, size_t line_number,
-               const char *line)
+batch_add_line(batch_t *batch, const char *file_name, size_t line_number, const char *line)
 {
     size_t index = batch->count;
     Storemesh__Command *command = &batch->commands[index];
     storemesh__command__init(command);
-    // One tokener for the whole file: parsing a million lines allocates no tokeners.
-    json_tokener_reset(tokener);
-    json_object *parsed = json_tokener_parse_ex(tokener, line, (int)strlen(line));
-    enum json_tokener_error error = json_tokener_get_error(tokener);
-    if (parsed && (error != json_tokener_success ||
-                   !is_blank(line + json_tokener_get_parse_end(tokener)))) {
-        json_object_put(parsed); // one object per line, nothing after it
-        parsed = NULL;
-        error = json_tokener_error_parse_unexpected;
-    } else if (!parsed && error == json_tokener_continue) {
-        error = json_tokener_error_parse_eof; // the line ended inside a value
-    }
-    char *number_text = NULL;
-    char syntax[160];
-    const char *problem = syntax;
-    if (parsed)
-        problem = command_from_json(parsed, command, &number_text);
-    else
-        snprintf(syntax, sizeof syntax, "not a JSON object (%s)", json_tokener_error_desc(error));
-    if (problem) {
+    size_t len = strlen(line);
+    char *scratch = arena_alloc(&batch->strings, len + 1); // decoding never grows a line
+    json_flat_t parsed;
+    char problem[JSON_FLAT_PROBLEM_MAX];
+    const char *wrong = problem;
+    if (!scratch)
+        wrong = "out of memory";
+    else if (json_flat_parse(line, len, batch_keys, KEY_COUNT, 1u << KEY_VALUE, scratch, &parsed,
+                             problem) == 0)
+        wrong = command_from_line(&parsed, command);
+    if (wrong) {
         fprintf(stderr, "%s:%zu: not accepted: %s; nothing from this line was applied\n",
-                file_name, line_number, problem);
+                file_name, line_number, wrong);
         batch_note(batch, CLI_EXIT_USAGE);
-        json_object_put(parsed);
-        free(number_text);
         return;
     }
-    batch->parsed[index] = parsed;
-    batch->numbers[index] = number_text;
     batch->pointers[index] = command;
     batch->lines[index] = line_number;
     batch->count++;
 }
-
 
 static int
 read_lines(pipeline_t *pipe, FILE *file, char *line)
@@ -404,7 +359,7 @@ read_lines(pipeline_t *pipe, FILE *file, char *line)
         }
         if (is_blank(line))
             continue;
-        batch_add_line(batch, pipe->tokener, pipe->file_name, line_number, line);
+        batch_add_line(batch, pipe->file_name, line_number, line);
         if (batch->count == CLI_BATCH_REQUEST_COMMANDS) {
             int code = pipeline_send_filling(pipe);
             if (code)
@@ -431,21 +386,18 @@ submit_batch(const cli_args_t *args)
     char *line = NULL;
     if (pipe.client) {
         pipe.slots = calloc(CLI_BATCH_WINDOW, sizeof *pipe.slots);
-        pipe.tokener = json_tokener_new();
         line = malloc(CLI_BATCH_LINE_MAX + 2);
-        code = pipe.slots && line && pipe.tokener
+        code = pipe.slots && line
                    ? read_lines(&pipe, file, line)
                    : cli_fail(CLI_EXIT_ENVIRONMENT, "out of memory");
     }
     if (code == 0)
         code = pipe.worst;
     for (size_t i = 0; pipe.slots && i < CLI_BATCH_WINDOW; i++) {
-        batch_clear(&pipe.slots[i].batch);
+        arena_release(&pipe.slots[i].batch.strings);
         smclient_response_free(pipe.slots[i].response);
     }
     free(pipe.slots);
-    if (pipe.tokener)
-        json_tokener_free(pipe.tokener);
     free(line);
     smclient_destroy(&pipe.client);
     if (file != stdin)

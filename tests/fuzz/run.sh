@@ -3,14 +3,14 @@
 # seed corpus (tests/fuzz/corpus/<target>/), and fails on any crash, leak, timeout or
 # sanitizer report. New inputs go to a scratch directory, never into the corpus.
 #
-# usage: tests/fuzz/run.sh BUILD_DIR [SECONDS_PER_TARGET]   (default 15: 60 s in all)
+# usage: tests/fuzz/run.sh BUILD_DIR [SECONDS_PER_TARGET]   (default 12: 60 s in all)
 # A finding is saved as BUILD_DIR/fuzz-artifacts/<target>-crash-<sha1> (or leak-,
 # timeout-, oom-); the log says how to replay it.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 build=$(cd "${1:?usage: run.sh BUILD_DIR [SECONDS_PER_TARGET]}" && pwd)
-seconds=${2:-15}
-targets=(fuzz_peer_message fuzz_peer_signed fuzz_control_request fuzz_operation)
+seconds=${2:-12}
+targets=(fuzz_peer_message fuzz_peer_signed fuzz_control_request fuzz_operation fuzz_batch_line)
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/sm-fuzz-run.XXXXXX")
 trap 'rm -rf "$work"' EXIT
