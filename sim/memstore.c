@@ -57,6 +57,17 @@ typedef struct {
 struct memstore {
     memstore_pool_t *pool; // borrowed; NULL: nothing shared
     mem_node_t *head;
+    // The node set_value last inserted or overwrote, and its predecessor at every
+    // level (itself below its height). A key that falls between it and its
+    // successor (the next operation of the same origin, as a batch writes them)
+    // is inserted without a search. NULL after a removal.
+    mem_node_t *finger_node;
+    mem_node_t *finger[MEMSTORE_LEVELS_MAX];
+    // Field states and meta records are rewritten in place all the time: an index
+    // by key finds them without a search (linear probing; NULL: empty).
+    mem_node_t **index;
+    size_t index_cap; // a power of two, or 0
+    size_t index_count;
     unsynced_batch_t *unsynced; // write order
     size_t unsynced_count;
     size_t unsynced_cap;
@@ -270,6 +281,7 @@ memstore_destroy(memstore_t **self_p)
         node = next;
     }
     free(self->head);
+    free(self->index);
     free(self);
     *self_p = NULL;
 }
@@ -309,19 +321,155 @@ copy_bytes(const uint8_t *bytes, size_t len)
     return copy;
 }
 
+// True when (cf, key) belongs right after the finger node: then the finger is
+// its predecessor at every level (nothing lies between them at level 0, so
+// nothing at any level).
+static bool
+finger_fits(const memstore_t *self, store_cf_t cf, const uint8_t *key, size_t key_len)
+{
+    const mem_node_t *node = self->finger_node;
+    if (!node || compare(node->cf, node->key, node->key_len, cf, key, key_len) >= 0)
+        return false;
+    const mem_node_t *next = node->next[0];
+    return !next || compare(next->cf, next->key, next->key_len, cf, key, key_len) > 0;
+}
+
+static void
+finger_set(memstore_t *self, mem_node_t *node, mem_node_t *const *update)
+{
+    for (int level = 0; level < MEMSTORE_LEVELS_MAX; level++)
+        self->finger[level] = level < node->height ? node : update[level];
+    self->finger_node = node;
+}
+
+static bool
+indexed_cf(store_cf_t cf)
+{
+    return cf == STORE_CF_STATE || cf == STORE_CF_META;
+}
+
+static size_t
+index_slot(const memstore_t *self, store_cf_t cf, const uint8_t *key, size_t key_len)
+{
+    return (size_t)blob_hash(cf, key, key_len, NULL, 0) & (self->index_cap - 1);
+}
+
+static mem_node_t *
+index_get(const memstore_t *self, store_cf_t cf, const uint8_t *key, size_t key_len)
+{
+    if (self->index_cap == 0)
+        return NULL;
+    // Bounded: the table is at most half full, so an empty slot comes.
+    for (size_t i = index_slot(self, cf, key, key_len);; i = (i + 1) & (self->index_cap - 1)) {
+        mem_node_t *node = self->index[i];
+        if (!node || compare(node->cf, node->key, node->key_len, cf, key, key_len) == 0)
+            return node;
+    }
+}
+
+static void
+index_place(mem_node_t **index, size_t cap, mem_node_t *node)
+{
+    size_t i = (size_t)blob_hash(node->cf, node->key, node->key_len, NULL, 0) & (cap - 1);
+    while (index[i])
+        i = (i + 1) & (cap - 1);
+    index[i] = node;
+}
+
+// 0 or -SM_ENOMEM (the node is then not indexed, and the store must not be used).
+static int
+index_put(memstore_t *self, mem_node_t *node)
+{
+    if (2 * (self->index_count + 1) > self->index_cap) {
+        size_t cap = self->index_cap ? self->index_cap * 2 : 64;
+        mem_node_t **grown = calloc(cap, sizeof *grown);
+        if (!grown)
+            return -SM_ENOMEM;
+        for (size_t i = 0; i < self->index_cap; i++)
+            if (self->index[i])
+                index_place(grown, cap, self->index[i]);
+        free(self->index);
+        self->index = grown;
+        self->index_cap = cap;
+    }
+    index_place(self->index, self->index_cap, node);
+    self->index_count++;
+    return 0;
+}
+
+// Removes node, shifting back the entries of its probe run (no tombstones).
+static void
+index_remove(memstore_t *self, const mem_node_t *node)
+{
+    if (self->index_cap == 0)
+        return;
+    size_t mask = self->index_cap - 1;
+    size_t i = index_slot(self, node->cf, node->key, node->key_len);
+    while (self->index[i] != node) { // bounded: an empty slot ends the run
+        if (!self->index[i])
+            return; // never indexed (index_put ran out of memory)
+        i = (i + 1) & mask;
+    }
+    self->index[i] = NULL;
+    self->index_count--;
+    for (size_t j = (i + 1) & mask; self->index[j]; j = (j + 1) & mask) {
+        mem_node_t *moved = self->index[j];
+        size_t home = index_slot(self, moved->cf, moved->key, moved->key_len);
+        // moved may fill the hole at i when its home is not in (i, j] cyclically
+        bool stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+        if (!stays) {
+            self->index[i] = moved;
+            self->index[j] = NULL;
+            i = j;
+        }
+    }
+}
+
+static int set_value_at(memstore_t *self, mem_node_t *node, mem_node_t **update, store_cf_t cf,
+                        const uint8_t *key, size_t key_len, const uint8_t *value,
+                        size_t value_len);
+
 // Sets (cf, key) to value (NULL value: removes it). 0 or -SM_ENOMEM.
 static int
 set_value(memstore_t *self, store_cf_t cf, const uint8_t *key, size_t key_len,
           const uint8_t *value, size_t value_len)
 {
     mem_node_t *update[MEMSTORE_LEVELS_MAX];
-    mem_node_t *node = find_exact(self, cf, key, key_len, update);
+    mem_node_t *node = NULL;
+    if (value && indexed_cf(cf)) {
+        node = index_get(self, cf, key, key_len);
+        if (node) // an overwrite in place: the skip list does not change
+            return set_value_at(self, node, NULL, cf, key, key_len, value, value_len);
+    }
+    if (value && finger_fits(self, cf, key, key_len))
+        memcpy(update, self->finger, sizeof update);
+    else
+        node = find_exact(self, cf, key, key_len, update);
     if (node && !value) {
         for (int level = 0; level < node->height; level++)
             update[level]->next[level] = node->next[level];
+        self->finger_node = NULL; // it may have been the finger, or one of its levels
+        if (indexed_cf(cf))
+            index_remove(self, node);
         node_free(self, node);
         return 0;
     }
+    bool inserted = value && !node;
+    int rc = set_value_at(self, node, update, cf, key, key_len, value, value_len);
+    if (rc == 0 && value) {
+        node = node ? node : update[0]->next[0]; // the node inserted follows its predecessor
+        finger_set(self, node, update);
+        if (inserted && indexed_cf(cf))
+            rc = index_put(self, node);
+    }
+    return rc;
+}
+
+// set_value for a value: node is (cf, key)'s node or NULL, update its predecessors.
+static int
+set_value_at(memstore_t *self, mem_node_t *node, mem_node_t **update, store_cf_t cf,
+             const uint8_t *key, size_t key_len, const uint8_t *value, size_t value_len)
+{
     if (!value)
         return 0;
     if (pooled_cf(self, cf)) {
@@ -511,7 +659,8 @@ static int
 mem_get(void *ctx, store_cf_t cf, const uint8_t *key, size_t key_len, uint8_t **value,
         size_t *value_len)
 {
-    const mem_node_t *node = find_exact(ctx, cf, key, key_len, NULL);
+    const mem_node_t *node = indexed_cf(cf) ? index_get(ctx, cf, key, key_len)
+                                            : find_exact(ctx, cf, key, key_len, NULL);
     if (!node)
         return -SM_ENOTFOUND;
     *value = copy_bytes(node->value, node->value_len);
