@@ -168,6 +168,11 @@ core_new(const core_config_t *config, char *err, size_t err_size)
     }
     if (core_origins_load(self, err, err_size))
         goto fail_free;
+    self->checkpoint_ops = config->checkpoint_ops ? config->checkpoint_ops : CORE_CHECKPOINT_OPS;
+    self->dirty_bytes_max =
+        config->checkpoint_bytes ? config->checkpoint_bytes : CORE_CHECKPOINT_BYTES;
+    if (core_checkpoint_load(self, err, err_size))
+        goto fail_free;
     self->staged = self->durable;
     return self;
 
@@ -209,6 +214,7 @@ core_destroy(core_t **self_p)
     core_origins_free(self);
     core_replicate_free(self);
     overlay_destroy(&self->state_cache);
+    overlay_destroy(&self->dirty);
     for (int i = 0; i < 3; i++)
         crdt_buf_free(&self->scratch[i]);
     sodium_memzero(self->secret_key, sizeof self->secret_key);
@@ -457,7 +463,11 @@ stage_pending(core_t *self)
                 return 0;
             size_t index = request->staged++;
             self->pending_commands--;
-            int rc = core_stage_command(self, request, index, &request->commands[index]);
+            // Field states since the last checkpoint were lost to memory: a restart
+            // rebuilds them from the log; until then nothing is staged on them.
+            int rc = self->states_lost ? -SM_ENOMEM
+                                       : core_stage_command(self, request, index,
+                                                            &request->commands[index]);
             if (rc) {
                 result_set(&request->results[index], CORE_RESULT_FAILED,
                            "the node could not stage this command (storage or memory error); "
@@ -475,7 +485,7 @@ static int
 seal_staging(core_t *self)
 {
     core_batch_t *batch = self->staging;
-    int rc = overlay_to_batch(batch->overlay, &batch->batch);
+    int rc = core_checkpoint_seal(self, batch);
     if (rc == 0)
         rc = put_head(self);
     if (rc == 0)
@@ -544,6 +554,7 @@ core_write_done(core_t *self, uint64_t batch_id, int rc)
     self->durable = batch->head;
     core_origins_commit(self, batch);
     self->have_generation++;
+    core_checkpoint_committed(self, batch);
     cache_committed_states(self, &batch->batch);
     core_replicate_after_write(self, batch);
     batch_reset(batch);

@@ -37,6 +37,10 @@
 #define CORE_ACTIONS_MAX 4
 #define CORE_ANTI_ENTROPY_MS 1000   // Hello to every peer this often
 #define CORE_PEER_TIMEOUT_MS 5000   // a peer not heard from for this long is disconnected
+// Field states are written to storage at checkpoints, not with every batch: the log
+// is the record, and a restart replays at most this many operations.
+#define CORE_CHECKPOINT_OPS 65536
+#define CORE_CHECKPOINT_BYTES (8u << 20) // changed field states held in memory at most
 #define CORE_PEER_CREDIT_BATCHES 16 // operation batches a peer may send unacknowledged
 #define CORE_ACK_EVERY_BATCHES 1  // received batches per Ack (every write that took some)
 
@@ -139,6 +143,9 @@ typedef struct {
     uint32_t peer_timeout_ms;    // a peer silent this long shows disconnected; 0: 5 x Hello period
     core_signer_t signer;        // zero: libsodium Ed25519
     uint32_t bugs;               // core_bug_t bits (simulator builds only)
+    uint32_t checkpoint_ops;     // field states are stored after this many operations;
+                                 // 0: CORE_CHECKPOINT_OPS
+    uint32_t checkpoint_bytes;   // or once this much changed state waits; 0: CORE_CHECKPOINT_BYTES
 } core_config_t;
 
 typedef struct core core_t;
@@ -181,6 +188,10 @@ typedef struct {
     char actions[CORE_ACTIONS_MAX][CORE_MESSAGE_MAX];
 } core_status_t;
 void core_status(const core_t *self, uint64_t wall_ms, core_status_t *status);
+
+// Operations written since the last checkpoint: what a restart now would replay
+// from the log to rebuild the field states (right after core_new: what it replayed).
+uint64_t core_checkpoint_lag(const core_t *self);
 
 typedef struct {
     const rules_field_t *rule;

@@ -117,6 +117,7 @@ typedef struct {
     size_t origin_update_count;
     size_t origin_update_cap;
     size_t remote_operations; // other origins' operations staged
+    bool checkpoint;          // it writes the field states and the checkpoint record
 } core_batch_t;
 
 // Outgoing peer messages, bounded: when full, messages are dropped and anti-entropy
@@ -160,6 +161,15 @@ struct core {
     size_t pending_commands;
 
     overlay_t *state_cache; // committed states by key (STORE_CF_STATE only)
+    // Field states committed since the last checkpoint, not yet in `state`
+    // (core_checkpoint.c): the log on disk holds their operations.
+    overlay_t *dirty;
+    uint64_t dirty_bytes;          // keys and values put into dirty (overwrites count again)
+    uint64_t dirty_bytes_max;      // a checkpoint is due above it
+    uint64_t checkpoint_ops;       // a checkpoint is due after this many operations
+    uint64_t ops_since_checkpoint; // operations written since the last checkpoint
+    bool checkpoint_needed;        // the next batch must be one (no record yet)
+    bool states_lost;              // dirty could not be rebuilt: stage nothing more
     crdt_buf_t scratch[3];  // staging buffers reused across commands (core_stage.c)
 
     // Double buffering: one batch is written while the next is built on top of it.
@@ -212,6 +222,28 @@ void core_fail_pending(core_t *self, int rc);
 // trusted (the caller fails it). A merge the rules cannot apply is counted.
 int core_stage_remote(core_t *self, const uint8_t *bytes, size_t len,
                       const Storemesh__Operation *op);
+
+// core_stage.c: merges an operation (verified, or read back from our own log) into
+// the staging batch's field states. 0; <0 as core_stage_remote.
+int core_merge_operation(core_t *self, const Storemesh__Operation *op);
+
+// core_checkpoint.c: field states reach the `state` column family at checkpoints;
+// in between they live in self->dirty, and a restart rebuilds them from the log.
+// After core_origins_load: reads the checkpoint record and replays the log past it.
+int core_checkpoint_load(core_t *self, char *err, size_t err_size);
+bool core_checkpoint_due(const core_t *self);
+// For a batch being sealed: puts every dirty state (before the batch's own) and the
+// checkpoint record, when due; else only the batch's other puts. 0 or -SM_ENOMEM.
+int core_checkpoint_seal(core_t *self, core_batch_t *batch);
+// After a batch is on disk: its states become dirty, or a checkpoint empties dirty.
+void core_checkpoint_committed(core_t *self, const core_batch_t *batch);
+// A committed state for key: staged batches first, then dirty. 0 or -SM_ENOTFOUND.
+int core_committed_get(const core_t *self, const uint8_t *key, size_t key_len,
+                       const uint8_t **value, size_t *value_len);
+// Scans `state` under prefix (all of it for prefix_len 0) in key order with the
+// dirty states merged in, as storage would hold them after a checkpoint now.
+int core_state_scan(const core_t *self, const uint8_t *prefix, size_t prefix_len,
+                    store_scan_fn fn, void *arg);
 
 // core_origins.c
 int core_origins_load(core_t *self, char *err, size_t err_size);

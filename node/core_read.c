@@ -69,9 +69,10 @@ core_field_owner(const core_t *self, const rules_field_t *rule, const char *type
     const uint8_t *staged = NULL;
     uint8_t *stored = NULL;
     size_t state_len = 0;
-    if (!use_overlay ||
-        core_pending_get(self, STORE_CF_STATE, creator_key, creator_key_len, &staged,
-                         &state_len) != 0) {
+    if ((!use_overlay ||
+         core_pending_get(self, STORE_CF_STATE, creator_key, creator_key_len, &staged,
+                          &state_len) != 0) &&
+        core_committed_get(self, creator_key, creator_key_len, &staged, &state_len) != 0) {
         int rc = core_read(self, STORE_CF_STATE, creator_key, creator_key_len, &stored, &state_len);
         if (rc == -SM_ENOTFOUND)
             return 0;
@@ -246,8 +247,7 @@ core_get(const core_t *self, const char *type, const char *key, core_entity_view
     *scan = (get_scan_t){.core = self, .entity = entity, .type = type, .key = key};
     uint8_t prefix[KEYS_MAX];
     scan->prefix_len = keys_entity_prefix(prefix, type, key);
-    int rc = self->reader.scan(self->reader.ctx, STORE_CF_STATE, prefix, scan->prefix_len, NULL, 0,
-                               get_scan_entry, scan);
+    int rc = core_state_scan(self, prefix, scan->prefix_len, get_scan_entry, scan);
     if (rc == 0)
         rc = scan->rc;
     for (size_t i = 0; rc == 0 && i < entity->field_count && i < 1024; i++) {
@@ -310,8 +310,7 @@ core_digest(const core_t *self, char hex[65], uint64_t *field_count)
 {
     digest_scan_t scan = {.count = 0};
     crypto_generichash_init(&scan.hash, NULL, 0, CORE_HASH_BYTES);
-    int rc = self->reader.scan(self->reader.ctx, STORE_CF_STATE, NULL, 0, NULL, 0, digest_entry,
-                               &scan);
+    int rc = core_state_scan(self, NULL, 0, digest_entry, &scan);
     if (rc)
         return rc;
     uint8_t out[CORE_HASH_BYTES];

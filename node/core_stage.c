@@ -383,6 +383,8 @@ read_state(core_t *self, const uint8_t *key, size_t key_len, const uint8_t **sta
     *owned = NULL;
     if (core_pending_get(self, STORE_CF_STATE, key, key_len, state, state_len) == 0)
         return 0;
+    if (overlay_get(self->dirty, STORE_CF_STATE, key, key_len, state, state_len) == 0)
+        return 0; // committed since the last checkpoint
     if (overlay_get(self->state_cache, STORE_CF_STATE, key, key_len, state, state_len) == 0)
         return 0;
     int rc = core_read(self, STORE_CF_STATE, key, key_len, owned, state_len);
@@ -643,12 +645,20 @@ merge_remote(core_t *self, crdt_kind_t kind, const uint8_t *key, size_t key_len,
 int
 core_stage_remote(core_t *self, const uint8_t *bytes, size_t len, const Storemesh__Operation *op)
 {
+    if (self->states_lost) // see stage_pending
+        return -SM_ENOMEM;
     uint8_t log_key[KEYS_MAX];
     size_t log_key_len = keys_log(log_key, op->origin, op->seq);
     int rc = store_batch_put(&self->staging->batch, STORE_CF_LOG, log_key, log_key_len, bytes, len);
     if (rc)
         return rc;
     self->staged.operations++;
+    return core_merge_operation(self, op);
+}
+
+int
+core_merge_operation(core_t *self, const Storemesh__Operation *op)
+{
     hlc_observe(&self->hlc, op->hlc);
     const rules_entity_t *entity = rules_entity(self->rules, op->type);
     const rules_field_t *rule = entity ? rules_field(entity, op->field) : NULL;
@@ -672,7 +682,7 @@ core_stage_remote(core_t *self, const uint8_t *bytes, size_t len, const Storemes
         merge.stamp.hlc = hlc_now(&self->hlc, self->now_ms); // arrival order decides
     uint8_t key[KEYS_MAX];
     size_t key_len = keys_state(key, op->type, op->key, op->field);
-    rc = merge_remote(self, rule->merge, key, key_len, &merge);
+    int rc = merge_remote(self, rule->merge, key, key_len, &merge);
     if (rc || !entity_has_origin_owner(entity))
         return rc;
     crdt_op_t creator = {.stamp = merge.stamp,

@@ -526,10 +526,12 @@ daemon_run(const char *data_dir)
         core_status_t status;
         core_status(self.core, wall_ms(), &status);
         fprintf(stderr,
-                "storemesh: node %s running on %s (%llu operations, last seq %llu, fsync %s); "
-                "stop with Ctrl-C\n",
+                "storemesh: node %s running on %s (%llu operations, last seq %llu, %llu "
+                "replayed from the log since the last checkpoint, fsync %s); stop with Ctrl-C\n",
                 self.identity.name, data_dir, (unsigned long long)status.operations,
-                (unsigned long long)status.last_seq, self.identity.fsync ? "on" : "OFF");
+                (unsigned long long)status.last_seq,
+                (unsigned long long)core_checkpoint_lag(self.core),
+                self.identity.fsync ? "on" : "OFF");
     }
     // The event loop: the one unbounded loop, ended by SIGINT or SIGTERM.
     while (code == 0 && !stop_requested) {

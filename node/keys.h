@@ -19,6 +19,7 @@
 #define KEYS_META_SELF "self"               // this node's head: see core.c self record
 #define KEYS_META_CREATED_MS "created_ms"   // wall ms at init, be64
 #define KEYS_META_AUTHORITY "authority"     // authority ack seq + last contact ms
+#define KEYS_META_CHECKPOINT "checkpoint"   // the version vector `state` holds: core_checkpoint.c
 #define KEYS_META_VV_PREFIX "vv\0"          // vv\0ORIGIN -> highest contiguous seq, be64
 #define KEYS_META_VV_PREFIX_LEN 3
 

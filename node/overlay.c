@@ -197,3 +197,17 @@ overlay_to_batch(const overlay_t *self, store_batch_t *batch)
     }
     return 0;
 }
+
+int
+overlay_each(const overlay_t *self, store_cf_t cf, overlay_fn fn, void *arg)
+{
+    for (size_t i = 0; i < self->count; i++) {
+        const entry_t *entry = &self->entries[i];
+        if (entry->cf != cf)
+            continue;
+        int rc = fn(arg, entry->key, entry->key_len, entry->value, entry->value_len);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}

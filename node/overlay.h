@@ -27,5 +27,11 @@ int overlay_get(const overlay_t *self, store_cf_t cf, const uint8_t *key, size_t
                 const uint8_t **value, size_t *value_len);
 // Adds every entry to batch, in insertion order. 0 or -SM_ENOMEM.
 int overlay_to_batch(const overlay_t *self, store_batch_t *batch);
+// Calls fn for every entry of column family cf, in insertion order, until fn
+// returns non-zero (that value is returned); 0 when all were seen. The entries are
+// borrowed until the next put or clear.
+typedef int (*overlay_fn)(void *arg, const uint8_t *key, size_t key_len, const uint8_t *value,
+                          size_t value_len);
+int overlay_each(const overlay_t *self, store_cf_t cf, overlay_fn fn, void *arg);
 
 #endif

@@ -116,6 +116,9 @@ sim_drain(sim_t *sim, sim_node_t *node)
 
 // ---- node lives ----
 
+#define SIM_CHECKPOINT_OPS 256
+#define SIM_CHECKPOINT_BYTES (64u << 10)
+
 int
 sim_node_start(sim_t *sim, sim_node_t *node, char *err, size_t err_size)
 {
@@ -128,7 +131,12 @@ sim_node_start(sim_t *sim, sim_node_t *node, char *err, size_t err_size)
                             .anti_entropy_ms = (uint32_t)sim->scenario->anti_entropy_ms,
                             .peer_timeout_ms = (uint32_t)sim->scenario->peer_timeout_ms,
                             .signer = sim_signer_hooks(sim->signer),
-                            .bugs = sim->options.bugs};
+                            .bugs = sim->options.bugs,
+                            // Checkpoints far more often than a branch server: hundreds
+                            // of cores share one process, and a power loss then
+                            // usually has a log tail to replay.
+                            .checkpoint_ops = SIM_CHECKPOINT_OPS,
+                            .checkpoint_bytes = SIM_CHECKPOINT_BYTES};
     node->core = core_new(&config, err, err_size);
     if (!node->core)
         return -SM_ECORRUPT;

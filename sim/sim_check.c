@@ -21,6 +21,7 @@ static const char *const mark_names[MARK_COUNT] = {
     [MARK_RETRY_ANSWERED_FROM_LOG] = "retry-answered-from-log",
     [MARK_DISK_ERROR_REFUSED] = "disk-error-refused",
     [MARK_RELAYED_OPERATIONS] = "relayed-operations",
+    [MARK_STATES_REPLAYED] = "states-replayed",
 };
 
 const char *

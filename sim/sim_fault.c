@@ -67,6 +67,8 @@ sim_node_restart(sim_t *sim, sim_node_t *node)
                  node->name, err);
         return;
     }
+    if (core_checkpoint_lag(node->core) > 0) // field states rebuilt from the log tail
+        sim->sometimes[MARK_STATES_REPLAYED]++;
     if (node->retry_count > 0)
         sim_schedule(sim, sim->now_ms + 1 + sim_rng_below(&node->workload_rng, 1000), EV_RETRY,
                      node->index, 0, 0, NULL, 0);

@@ -19,6 +19,7 @@ typedef struct {
     uint8_t public_key[crypto_sign_PUBLICKEYBYTES];
     uint8_t secret_key[crypto_sign_SECRETKEYBYTES];
     const char *name;
+    uint32_t checkpoint_ops; // 0: the core's default
 } fixture_t;
 
 static void
@@ -33,7 +34,8 @@ open_core(fixture_t *f)
                             .secret_key = f->secret_key,
                             .public_key = f->public_key,
                             .reader = store_rocks_reader(f->store),
-                            .sync = true};
+                            .sync = true,
+                            .checkpoint_ops = f->checkpoint_ops};
     f->core = core_new(&config, err, sizeof err);
     cr_assert_not_null(f->core, "core_new: %s", err);
 }
@@ -133,7 +135,7 @@ counter_value(fixture_t *f, const char *key)
 
 Test(core, submit_is_acknowledged_with_audit_id_after_write)
 {
-    fixture_t f;
+    fixture_t f = {0};
     setup(&f, "branch-a");
     core_result_t result = submit_one(&f, 1, cmd("c1", "stock", "s1", "on_hand", "add", "5"));
     cr_assert_eq(result.code, CORE_RESULT_OK, "%s", result.message);
@@ -146,7 +148,7 @@ Test(core, submit_is_acknowledged_with_audit_id_after_write)
 
 Test(core, commands_arriving_together_share_one_write)
 {
-    fixture_t f;
+    fixture_t f = {0};
     setup(&f, "branch-a");
     for (uint64_t i = 1; i <= 3; i++) {
         char id[16];
@@ -162,7 +164,7 @@ Test(core, commands_arriving_together_share_one_write)
 
 Test(core, failed_write_answers_failed_and_leaves_no_gap)
 {
-    fixture_t f;
+    fixture_t f = {0};
     setup(&f, "branch-a");
     core_command_t command = cmd("c1", "stock", "s1", "on_hand", "add", "5");
     core_result_t result;
@@ -182,7 +184,7 @@ Test(core, failed_write_answers_failed_and_leaves_no_gap)
 
 Test(core, same_command_id_gives_same_audit_id_and_one_effect_across_restart)
 {
-    fixture_t f;
+    fixture_t f = {0};
     setup(&f, "branch-a");
     core_command_t command = cmd("till-7", "stock", "s1", "on_hand", "add", "-3");
     core_result_t first = submit_one(&f, 1, command);
@@ -200,7 +202,7 @@ Test(core, same_command_id_gives_same_audit_id_and_one_effect_across_restart)
 
 Test(core, repeat_inside_one_batch_is_answered_with_the_first_audit_id)
 {
-    fixture_t f;
+    fixture_t f = {0};
     setup(&f, "branch-a");
     core_command_t commands[2] = {cmd("dup", "stock", "s1", "on_hand", "add", "4"),
                                   cmd("dup", "stock", "s1", "on_hand", "add", "4")};
@@ -217,7 +219,7 @@ Test(core, repeat_inside_one_batch_is_answered_with_the_first_audit_id)
 
 Test(core, reused_command_id_with_other_content_is_refused)
 {
-    fixture_t f;
+    fixture_t f = {0};
     setup(&f, "branch-a");
     submit_one(&f, 1, cmd("x", "stock", "s1", "on_hand", "add", "1"));
     core_result_t result = submit_one(&f, 2, cmd("x", "stock", "s1", "on_hand", "add", "2"));
@@ -229,7 +231,7 @@ Test(core, reused_command_id_with_other_content_is_refused)
 
 Test(core, restart_continues_the_sequence_and_chain)
 {
-    fixture_t f;
+    fixture_t f = {0};
     setup(&f, "branch-a");
     submit_one(&f, 1, cmd("a", "stock", "s1", "on_hand", "add", "1"));
     submit_one(&f, 2, cmd("b", "stock", "s1", "on_hand", "add", "1"));
@@ -252,7 +254,7 @@ Test(core, restart_continues_the_sequence_and_chain)
 
 Test(core, branch_write_to_cloud_owned_price_is_refused_with_explain)
 {
-    fixture_t f;
+    fixture_t f = {0};
     setup(&f, "branch-a");
     core_result_t result = submit_one(&f, 1, cmd("p", "price", "sku", "amount", "set", "9.99"));
     cr_assert_eq(result.code, CORE_RESULT_REFUSED);
@@ -264,7 +266,7 @@ Test(core, branch_write_to_cloud_owned_price_is_refused_with_explain)
 
 Test(core, cloud_may_write_its_price)
 {
-    fixture_t f;
+    fixture_t f = {0};
     setup(&f, "cloud");
     core_result_t result = submit_one(&f, 1, cmd("p", "price", "sku", "amount", "set", "9.99"));
     cr_assert_eq(result.code, CORE_RESULT_OK, "%s", result.message);
@@ -276,7 +278,7 @@ Test(core, cloud_may_write_its_price)
 
 Test(core, second_redemption_at_the_same_node_is_refused)
 {
-    fixture_t f;
+    fixture_t f = {0};
     setup(&f, "branch-a");
     core_result_t first = submit_one(&f, 1, cmd("r1", "voucher", "v", "redeemed_by", "set", "t1"));
     core_result_t second = submit_one(&f, 2, cmd("r2", "voucher", "v", "redeemed_by", "set", "t2"));
@@ -288,7 +290,7 @@ Test(core, second_redemption_at_the_same_node_is_refused)
 
 Test(core, bad_input_is_refused_without_effect)
 {
-    fixture_t f;
+    fixture_t f = {0};
     setup(&f, "branch-a");
     char digest_before[65];
     char digest_after[65];
@@ -320,7 +322,7 @@ Test(core, bad_input_is_refused_without_effect)
 
 Test(core, every_merge_kind_reads_back)
 {
-    fixture_t f;
+    fixture_t f = {0};
     setup(&f, "branch-a");
     cr_assert_eq(submit_one(&f, 1, cmd("", "customer", "c", "email", "set", "a@x")).code, 0);
     cr_assert_eq(submit_one(&f, 2, cmd("", "customer", "c", "email", "set", "b@x")).code, 0);
@@ -364,7 +366,7 @@ take_write(fixture_t *f, core_effect_t *write)
 
 Test(core, next_batch_is_built_on_the_batch_being_written)
 {
-    fixture_t f;
+    fixture_t f = {0};
     setup(&f, "branch-a");
     core_command_t a = cmd("a", "stock", "s1", "on_hand", "add", "5");
     core_command_t b = cmd("b", "stock", "s1", "on_hand", "add", "7");
@@ -391,7 +393,7 @@ Test(core, next_batch_is_built_on_the_batch_being_written)
 
 Test(core, failed_write_also_fails_the_batch_built_on_it)
 {
-    fixture_t f;
+    fixture_t f = {0};
     setup(&f, "branch-a");
     core_command_t a = cmd("a", "stock", "s1", "on_hand", "add", "5");
     core_command_t b = cmd("b", "stock", "s1", "on_hand", "add", "7");
@@ -419,5 +421,45 @@ Test(core, failed_write_also_fails_the_batch_built_on_it)
     audit_id_format(expected, "branch-a", 2);
     cr_assert_str_eq(again_b.audit_id, expected, "no sequence number was lost");
     cr_assert_eq(counter_value(&f, "s1"), 12);
+    teardown(&f);
+}
+
+// Field states reach storage at checkpoints; in between, reads and the digest see
+// them from memory, and a restart rebuilds them from the log past the checkpoint.
+Test(core, states_since_the_last_checkpoint_are_rebuilt_from_the_log_on_restart)
+{
+    fixture_t f = {.checkpoint_ops = 10};
+    setup(&f, "branch-a");
+    char id[32];
+    for (int i = 0; i < 25; i++) { // 25 batches: checkpoints at the first and after 10, 20
+        snprintf(id, sizeof id, "till-%d", i);
+        core_result_t result = submit_one(&f, (uint64_t)i + 1,
+                                          cmd(id, "stock", i % 2 ? "s1" : "s2", "on_hand", "add",
+                                              "1"));
+        cr_assert_eq(result.code, CORE_RESULT_OK, "%s", result.message);
+    }
+    core_result_t tag = submit_one(&f, 100, cmd("tag-1", "customer", "c1", "tags", "add", "vip"));
+    cr_assert_eq(tag.code, CORE_RESULT_OK, "%s", tag.message);
+    uint64_t lag = core_checkpoint_lag(f.core);
+    cr_assert(lag > 0 && lag < 10, "operations since the last checkpoint: %llu",
+              (unsigned long long)lag);
+    char before[65];
+    uint64_t fields_before = 0;
+    cr_assert_eq(core_digest(f.core, before, &fields_before), 0);
+    cr_assert_eq(counter_value(&f, "s1"), 12);
+    close_core(&f); // no checkpoint on close: the tail must come back from the log
+    open_core(&f);
+    cr_assert_eq(core_checkpoint_lag(f.core), lag, "the restart replayed the log tail");
+    cr_assert_eq(counter_value(&f, "s1"), 12, "each operation applied exactly once");
+    cr_assert_eq(counter_value(&f, "s2"), 13);
+    char after[65];
+    uint64_t fields_after = 0;
+    cr_assert_eq(core_digest(f.core, after, &fields_after), 0);
+    cr_assert_str_eq(before, after, "the same state as before the restart");
+    cr_assert_eq(fields_before, fields_after);
+    core_result_t repeat = submit_one(&f, 200, cmd("till-24", "stock", "s2", "on_hand", "add",
+                                                     "1"));
+    cr_assert(repeat.duplicate, "a retry after the restart is answered from the log");
+    cr_assert_eq(counter_value(&f, "s2"), 13);
     teardown(&f);
 }
