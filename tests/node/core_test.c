@@ -463,3 +463,27 @@ Test(core, states_since_the_last_checkpoint_are_rebuilt_from_the_log_on_restart)
     cr_assert_eq(counter_value(&f, "s2"), 13);
     teardown(&f);
 }
+
+// The fingerprint in an idempotency entry decides whether a retry is the same
+// command, across upgrades too: its bytes must never change.
+Test(core, the_idempotency_fingerprint_keeps_its_format)
+{
+    fixture_t f = {0};
+    setup(&f, "branch-a");
+    core_result_t result = submit_one(&f, 1, cmd("till-7", "stock", "s1", "on_hand", "add", "-3"));
+    cr_assert_eq(result.code, CORE_RESULT_OK, "%s", result.message);
+    store_reader_t reader = store_rocks_reader(f.store);
+    uint8_t *record = NULL;
+    size_t record_len = 0;
+    cr_assert_eq(reader.get(reader.ctx, STORE_CF_IDEM, (const uint8_t *)"till-7", 6, &record,
+                            &record_len),
+                 0);
+    static const char content[] = "stock\0s1\0on_hand\0add\0v\0-3"; // type key field op v value
+    uint8_t expected[32];
+    crypto_generichash(expected, sizeof expected, (const uint8_t *)content, sizeof content - 1,
+                       NULL, 0);
+    cr_assert_geq(record_len, sizeof expected);
+    cr_assert_eq(memcmp(record + record_len - sizeof expected, expected, sizeof expected), 0);
+    free(record);
+    teardown(&f);
+}
