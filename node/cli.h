@@ -29,6 +29,7 @@ typedef struct {
     const char *ops;
     const char *dir;
     bool json;
+    bool curve; // id: print the CURVE (X25519) form of the key, as refusals log it
     size_t positional_count;
     const char *positional[CLI_POSITIONAL_MAX];
 } cli_args_t;

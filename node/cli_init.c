@@ -151,6 +151,17 @@ cli_id(const cli_args_t *args)
         return cli_fail(CLI_EXIT_ENVIRONMENT, "%s", err);
     char public_hex[2 * crypto_sign_PUBLICKEYBYTES + 1];
     sodium_bin2hex(public_hex, sizeof public_hex, identity.public_key, sizeof identity.public_key);
+    if (args->curve) { // what a node that refused this one logs: match the two
+        uint8_t curve[crypto_box_PUBLICKEYBYTES];
+        if (crypto_sign_ed25519_pk_to_curve25519(curve, identity.public_key) != 0)
+            return cli_fail(CLI_EXIT_ENVIRONMENT,
+                            "the public key in node.yaml is not a valid Ed25519 key; restore "
+                            "node.yaml and node.key from the same `storemesh init`");
+        char curve_hex[2 * crypto_box_PUBLICKEYBYTES + 1];
+        sodium_bin2hex(curve_hex, sizeof curve_hex, curve, sizeof curve);
+        printf("%s %s\n", identity.name, curve_hex);
+        return CLI_EXIT_OK;
+    }
     printf("%s %s %s\n", identity.name, public_hex, identity.listen);
     return CLI_EXIT_OK;
 }

@@ -13,7 +13,7 @@
 static const char usage[] =
     "usage:\n"
     "  storemesh init   --data DIR --name NAME --rules FILE [--listen ENDPOINT]\n"
-    "  storemesh id     --data DIR\n"
+    "  storemesh id     --data DIR [--curve]\n"
     "  storemesh run    --data DIR\n"
     "  storemesh submit --data DIR [--command-id ID] [--source NAME] TYPE KEY FIELD OP [VALUE]\n"
     "  storemesh submit --data DIR --batch FILE\n"
@@ -89,6 +89,10 @@ parse_args(int argc, char **argv, cli_args_t *args)
         if (!options_done && strncmp(word, "--", 2) == 0) {
             if (strcmp(word, "--json") == 0) {
                 args->json = true;
+                continue;
+            }
+            if (strcmp(word, "--curve") == 0) {
+                args->curve = true;
                 continue;
             }
             size_t k = 0;

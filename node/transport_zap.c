@@ -100,10 +100,12 @@ log_refused_key(transport_zap_t *self, const uint8_t key[crypto_box_PUBLICKEYBYT
     memcpy(entry->key, key, crypto_box_PUBLICKEYBYTES);
     char hex[TRANSPORT_ZAP_KEY_HEX_SIZE];
     sodium_bin2hex(hex, sizeof hex, key, crypto_box_PUBLICKEYBYTES);
-    // The key is the CURVE (X25519) form of the node's Ed25519 public key.
+    // The key is the CURVE (X25519) form of the node's Ed25519 public key, the only
+    // one a handshake shows; `storemesh id --curve` prints it on the node itself.
     fprintf(stderr,
-            "storemesh: refused a link from unknown key %s; add it with `storemesh peer add` "
-            "if it is a node of this mesh\n",
+            "storemesh: refused a link from unknown key %s (its CURVE form: `storemesh id "
+            "--curve` on a node prints the same); if that node belongs to this mesh, add it "
+            "with `storemesh peer add` and the output of its `storemesh id`\n",
             hex);
 }
 

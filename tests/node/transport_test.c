@@ -254,7 +254,7 @@ Test(transport, refuses_and_logs_a_client_key_not_on_the_allow_list, .timeout = 
     char hex[crypto_box_PUBLICKEYBYTES * 2 + 1];
     sodium_bin2hex(hex, sizeof hex, intruder_key, sizeof intruder_key);
     char expected[256];
-    snprintf(expected, sizeof expected, "refused a link from unknown key %s; add it", hex);
+    snprintf(expected, sizeof expected, "refused a link from unknown key %s (its CURVE form", hex);
     cr_expect_eq(stderr_lines_containing(expected), 1,
                  "one line per key per minute (%llu refusals)", (unsigned long long)refused);
 }
