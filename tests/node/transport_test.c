@@ -510,3 +510,54 @@ Test(transport, a_multi_frame_message_from_a_listed_peer_is_dropped, .timeout = 
     cr_assert_eq(zmq_ctx_term(context), 0);
     node_stop(&a);
 }
+
+typedef struct {
+    int count;
+    char name[CRDT_NAME_MAX + 1];
+} ups_t;
+
+static void
+count_up(void *arg, const char *peer_name)
+{
+    ups_t *ups = arg;
+    ups->count++;
+    snprintf(ups->name, sizeof ups->name, "%s", peer_name);
+}
+
+// The daemon's "on connect": a link to a peer that was down is reported once when its
+// handshake completes (after a message from the peer, which also redials a link still
+// waiting out libzmq's backoff), and not again while it stays up.
+Test(transport, a_link_that_connects_is_reported_once, .timeout = 30.0)
+{
+    node_t a, b;
+    node_init(&a, "branch-a", 13, 0);
+    node_init(&b, "branch-b", 13, 1);
+    node_start(&a);
+    list_one(&a, &b);
+    ups_t ups = {0};
+    for (int i = 0; i < 60; i++) { // b is down: a's dial fails and backs off
+        transport_check_links(a.transport, now_ms(), count_up, &ups);
+        sleep_ms(20);
+    }
+    cr_assert_eq(ups.count, 0, "a link to a node that is down was reported up");
+    node_start(&b);
+    list_one(&b, &a);
+    send_when_linked(&b, "branch-a", "hello from b");
+    expect_message(&a, "branch-b", "hello from b");
+    uint64_t deadline_ms = now_ms() + WAIT_MS;
+    while (ups.count == 0 && now_ms() < deadline_ms) {
+        transport_check_links(a.transport, now_ms(), count_up, &ups);
+        sleep_ms(10);
+    }
+    cr_assert_eq(ups.count, 1, "a's link to b was not reported up");
+    cr_expect_str_eq(ups.name, "branch-b");
+    cr_assert_eq(transport_send(a.transport, "branch-b", (const uint8_t *)"back", 4), 0);
+    expect_message(&b, "branch-a", "back");
+    for (int i = 0; i < 20; i++) {
+        transport_check_links(a.transport, now_ms(), count_up, &ups);
+        sleep_ms(10);
+    }
+    cr_expect_eq(ups.count, 1, "a link that stays up is reported once");
+    node_stop(&a);
+    node_stop(&b);
+}
