@@ -10,6 +10,7 @@
 //
 // Checkpoint record (meta key "checkpoint"): for every origin with operations, this
 // node included, in no particular order: name length (u8), name, seq (be64).
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -220,9 +221,25 @@ put_record(core_t *self, store_batch_t *batch)
     return rc;
 }
 
+static int
+count_entry(void *arg, const uint8_t *key, size_t key_len, const uint8_t *value,
+            size_t value_len)
+{
+    (void)key, (void)key_len, (void)value, (void)value_len;
+    (*(size_t *)arg)++;
+    return 0;
+}
+
 int
 core_checkpoint_seal(core_t *self, core_batch_t *batch)
 {
+    // A batch's overlay holds field states and idempotency entries only; anything else
+    // would be left out of a batch that is not a checkpoint.
+    size_t known = 0;
+    overlay_each(batch->overlay, STORE_CF_STATE, count_entry, &known);
+    overlay_each(batch->overlay, STORE_CF_IDEM, count_entry, &known);
+    assert(known == overlay_count(batch->overlay));
+    (void)known;
     batch->checkpoint = core_checkpoint_due(self);
     if (!batch->checkpoint) // field states wait in memory; the other entries go now
         return overlay_each(batch->overlay, STORE_CF_IDEM, put_other, &batch->batch);

@@ -107,7 +107,8 @@ typedef struct {
 // read them before they are on disk), and the commands waiting for it.
 typedef struct {
     uint64_t id;
-    overlay_t *overlay; // state and idempotency entries written by this batch
+    overlay_t *overlay; // state and idempotency entries written by this batch, nothing
+                        // else (core_checkpoint_seal writes them at different times)
     store_batch_t batch;
     core_waiter_t *waiters;
     size_t waiter_count;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -29,6 +30,11 @@
 #define DAEMON_MESSAGE_BYTES_MAX (16 << 20) // documented in docs/CONTROL.md
 #define DAEMON_PENDING_REQUESTS_MAX 4096
 #define DAEMON_IDENTITY_MAX 256
+// A linked peer takes three ZeroMQ sockets (its DEALER, the DEALER's monitor and the
+// PAIR that reads it) and about five descriptors with its TCP connection; the peer
+// table holds up to 1024 (CORE_PEERS_MAX), a cloud hundreds.
+#define DAEMON_ZMQ_SOCKETS_MAX (3 * 1024 + 64)
+#define DAEMON_OPEN_FILES_WANTED (5 * 1024 + 512) // and RocksDB's 256 table files
 
 static volatile sig_atomic_t stop_requested;
 
@@ -332,6 +338,22 @@ drain_socket(daemon_t *self)
     }
 }
 
+
+// The soft limit on open files is often 1024, fewer than a cloud linked to hundreds of
+// branches needs; raise it as far as the hard limit allows. A dial that still runs
+// out says so (transport.c) and names the limit.
+static void
+raise_open_file_limit(void)
+{
+    struct rlimit limit;
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= DAEMON_OPEN_FILES_WANTED)
+        return;
+    rlim_t wanted = DAEMON_OPEN_FILES_WANTED;
+    limit.rlim_cur = limit.rlim_max != RLIM_INFINITY && limit.rlim_max < wanted ? limit.rlim_max
+                                                                                 : wanted;
+    setrlimit(RLIMIT_NOFILE, &limit);
+}
+
 static int
 open_socket(daemon_t *self, char *err, size_t err_size)
 {
@@ -345,7 +367,10 @@ open_socket(daemon_t *self, char *err, size_t err_size)
     char path[DATADIR_PATH_MAX];
     datadir_path(path, self->dir, "control.sock");
     unlink(path); // stale from a killed node: we hold the lock, so nobody else serves it
+    raise_open_file_limit();
     self->zmq_context = zmq_ctx_new();
+    if (self->zmq_context)
+        zmq_ctx_set(self->zmq_context, ZMQ_MAX_SOCKETS, DAEMON_ZMQ_SOCKETS_MAX);
     self->socket = zmq_socket(self->zmq_context, ZMQ_ROUTER);
     int hwm = 10000;
     int linger_ms = 0;
