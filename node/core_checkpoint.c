@@ -309,7 +309,8 @@ static int
 collect(void *arg, const uint8_t *key, size_t key_len, const uint8_t *value, size_t value_len)
 {
     merge_t *merge = arg;
-    if (key_len >= merge->prefix_len && memcmp(key, merge->prefix, merge->prefix_len) == 0)
+    if (key_len >= merge->prefix_len &&
+        (merge->prefix_len == 0 || memcmp(key, merge->prefix, merge->prefix_len) == 0))
         merge->entries[merge->count++] =
             (entry_ref_t){.key = key, .key_len = key_len, .value = value, .value_len = value_len};
     return 0;
