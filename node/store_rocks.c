@@ -22,6 +22,8 @@ struct store_rocks {
     rocksdb_t *db;
     rocksdb_options_t *options;
     rocksdb_options_t *state_options; // rewritten in place
+    rocksdb_options_t *log_options;   // log and seal: appended, read by range
+    rocksdb_block_based_table_options_t *log_table; // the same without bloom filters
     rocksdb_cache_t *cache;
     rocksdb_block_based_table_options_t *table;
     rocksdb_column_family_handle_t *cfs[STORE_CF_COUNT];
@@ -97,9 +99,21 @@ store_rocks_open(const char *path, bool create, int *rc, char *err, size_t err_s
     // instead of one per change, which makes the insert search short.
     self->state_options = rocksdb_options_create_copy(self->options);
     rocksdb_options_set_inplace_update_support(self->state_options, 1);
+    // The log and the seals are appended in key order and read by range (streaming,
+    // audit); a point lookup there is rare (a restart's head check). Bloom filters, in
+    // the memtable and in every table file, cost hashing on each write and flush and
+    // answer no query worth it.
+    self->log_options = rocksdb_options_create_copy(self->options);
+    rocksdb_options_set_memtable_prefix_bloom_size_ratio(self->log_options, 0);
+    rocksdb_options_set_memtable_whole_key_filtering(self->log_options, 0);
+    self->log_table = rocksdb_block_based_options_create();
+    rocksdb_block_based_options_set_block_cache(self->log_table, self->cache);
+    rocksdb_options_set_block_based_table_factory(self->log_options, self->log_table);
     const rocksdb_options_t *cf_options[STORE_CF_COUNT];
     for (int i = 0; i < STORE_CF_COUNT; i++)
-        cf_options[i] = i == STORE_CF_STATE ? self->state_options : self->options;
+        cf_options[i] = i == STORE_CF_STATE                       ? self->state_options
+                        : i == STORE_CF_LOG || i == STORE_CF_SEAL ? self->log_options
+                                                                  : self->options;
     char *rocks_err = NULL;
     self->db = rocksdb_open_column_families(self->options, path, STORE_CF_COUNT, cf_names,
                                             cf_options, self->cfs, &rocks_err);
@@ -131,6 +145,10 @@ store_rocks_close(store_rocks_t **self_p)
     rocksdb_options_destroy(self->options);
     if (self->state_options)
         rocksdb_options_destroy(self->state_options);
+    if (self->log_options)
+        rocksdb_options_destroy(self->log_options);
+    if (self->log_table)
+        rocksdb_block_based_options_destroy(self->log_table);
     rocksdb_block_based_options_destroy(self->table);
     rocksdb_cache_destroy(self->cache);
     free(self);
