@@ -58,6 +58,9 @@ bench_make_root(const char *parent, char *root)
 {
     if (!parent)
         parent = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    else
+        (void)mkdir(parent, 0755); // --dir DIR is made when missing (its parent must
+                                   // exist); mkdtemp below reports what still stands in the way
     if (bench_path_join(root, parent, "storemesh-bench.XXXXXX") != 0 || !mkdtemp(root)) {
         fprintf(stderr,
                 "cannot make a directory in '%s': %s; pass --dir with a writable directory\n",
