@@ -73,6 +73,8 @@ typedef struct {
     uint8_t public_key[crypto_sign_PUBLICKEYBYTES];
     struct core_vv *their_have; // its version vector, from its last Hello or Ack
     struct core_vv *sent;       // their_have advanced by what we sent since
+    struct core_vv *last_hello; // our version vector as our last Hello to it gave it
+                                // (NULL until one was sent): a Hello carries the change
     uint32_t credit;            // batches it accepts unacknowledged
     uint32_t in_flight;         // batches sent and not yet acknowledged (pending_count)
     struct {

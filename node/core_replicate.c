@@ -241,21 +241,6 @@ our_have_each(const core_t *self, have_fn fn, void *arg)
         fn(arg, self->name, self->durable.last_seq);
 }
 
-static void
-add_to_proto(void *arg, const char *origin, uint64_t seq)
-{
-    proto_vv_add(arg, origin, seq);
-}
-
-static int
-our_have(const core_t *self, proto_vv_t *out)
-{
-    if (proto_vv_alloc(out, self->origin_count + 1))
-        return -SM_ENOMEM;
-    our_have_each(self, add_to_proto, out);
-    return 0;
-}
-
 static int
 authority_vv(const core_t *self, proto_vv_t *out)
 {
@@ -289,7 +274,8 @@ vv_digest(struct core_vv *vv, uint8_t out[CORE_HASH_BYTES])
     crypto_generichash_state state;
     crypto_generichash_init(&state, NULL, 0, CORE_HASH_BYTES);
     for (size_t i = 0; vv && i < vv->count; i++)
-        digest_entry(&state, vv->entries[i].origin, vv->entries[i].seq);
+        if (vv->entries[i].seq > 0) // as on the wire: an origin at 0 is not listed
+            digest_entry(&state, vv->entries[i].origin, vv->entries[i].seq);
     crypto_generichash_final(&state, out, CORE_HASH_BYTES);
     if (vv) {
         memcpy(vv->digest, out, CORE_HASH_BYTES);
@@ -402,8 +388,45 @@ send_ack(core_t *self, core_peer_state_t *peer, const char *const *origins, size
     proto_vv_free(&have);
 }
 
-// A Hello: our whole version vector, or its digest when the peer holds it already
-// (the idle form), and the authority's when it changed.
+typedef struct {
+    proto_vv_t *out;             // the entries to send
+    const struct core_vv *since; // what our last Hello gave the peer; NULL: send all
+    size_t since_at;             // since's entries before this one are behind us
+    struct core_vv *now;         // with no since: our whole version vector, built
+    size_t hint;
+    int rc;
+} hello_have_t;
+
+// Both lists are sorted by name: since is walked along, not searched.
+static uint64_t
+since_seq(hello_have_t *have, const char *origin)
+{
+    const struct core_vv *since = have->since;
+    int order = 1;
+    while (have->since_at < since->count &&
+           (order = strcmp(since->entries[have->since_at].origin, origin)) < 0)
+        have->since_at++;
+    return have->since_at < since->count && order == 0 ? since->entries[have->since_at].seq : 0;
+}
+
+static void
+add_changed(void *arg, const char *origin, uint64_t seq)
+{
+    hello_have_t *have = arg;
+    if (have->since) {
+        if (seq > since_seq(have, origin))
+            proto_vv_add(have->out, origin, seq);
+        return;
+    }
+    proto_vv_add(have->out, origin, seq);
+    if (have->rc == 0)
+        have->rc = vv_raise_hinted(have->now, origin, seq, &have->hint);
+}
+
+// A Hello: our version vector in full; or, when the peer holds what our last Hello
+// said, only the entries that changed since (none at all when idle) with the digest
+// of the whole, which the peer checks after raising what it holds for us by them.
+// The authority's vector goes in full when it changed.
 static void
 send_hello(core_t *self, core_peer_state_t *peer)
 {
@@ -414,12 +437,22 @@ send_hello(core_t *self, core_peer_state_t *peer)
     uint8_t authority_digest[CORE_HASH_BYTES];
     vv_digest(self->authority_have, authority_digest);
     our_have_digest(self, digest);
-    // An idle Hello: the peer holds this version vector of ours already.
-    bool idle = peer->full_sent && !peer->wants_full &&
-                memcmp(peer->full_digest, digest, CORE_HASH_BYTES) == 0;
+    bool known = peer->full_sent && !peer->wants_full; // it took our last Hello
+    bool idle = known && memcmp(peer->full_digest, digest, CORE_HASH_BYTES) == 0;
+    bool delta = known && peer->last_hello != NULL;
     bool authority_known = idle && peer->authority_sent &&
                            memcmp(peer->authority_digest, authority_digest, CORE_HASH_BYTES) == 0;
-    int rc = idle ? proto_vv_alloc(&have, 0) : our_have(self, &have);
+    hello_have_t changed = {.out = &have, .since = delta ? peer->last_hello : NULL};
+    int rc = 0;
+    if (idle) {
+        rc = proto_vv_alloc(&have, 0);
+    } else {
+        changed.now = delta ? NULL : vv_new();
+        rc = delta || changed.now ? proto_vv_alloc(&have, self->origin_count + 1) : -SM_ENOMEM;
+        if (rc == 0)
+            our_have_each(self, add_changed, &changed);
+        rc = rc ? rc : changed.rc;
+    }
     if (rc == 0)
         rc = authority_known ? proto_vv_alloc(&authority, 0) : authority_vv(self, &authority);
     if (rc == 0) {
@@ -429,6 +462,13 @@ send_hello(core_t *self, core_peer_state_t *peer)
         if (authority.count > 0 || !idle) {
             peer->authority_sent = true;
             memcpy(peer->authority_digest, authority_digest, CORE_HASH_BYTES);
+        }
+        if (delta) { // what it holds of ours now: the last Hello raised by this one
+            vv_raise_from_proto(peer->last_hello, have.pointers, have.count);
+        } else if (!idle) {
+            vv_free(peer->last_hello);
+            peer->last_hello = changed.now;
+            changed.now = NULL;
         }
         Storemesh__PeerMessage message = STOREMESH__PEER_MESSAGE__INIT;
         Storemesh__Hello hello_body = STOREMESH__HELLO__INIT;
@@ -441,13 +481,14 @@ send_hello(core_t *self, core_peer_state_t *peer)
         hello_body.n_authority_have = authority.count;
         hello_body.authority_have = authority.pointers;
         hello_body.credit = CORE_PEER_CREDIT_BATCHES;
-        if (idle)
+        if (idle || delta)
             hello_body.have_digest = (ProtobufCBinaryData){CORE_HASH_BYTES, digest};
         hello_body.want_full = peer->need_their_full;
         message.body_case = STOREMESH__PEER_MESSAGE__BODY_HELLO;
         message.hello = &hello_body;
         queue_send(self, peer->name, &message);
     }
+    vv_free(changed.now);
     proto_vv_free(&have);
     proto_vv_free(&authority);
 }
@@ -898,15 +939,35 @@ on_hello(core_t *self, core_peer_state_t *peer, const Storemesh__Hello *hello)
         self->counters.rules_mismatch++;
     if (hello->want_full)
         peer->wants_full = true;
-    if (hello->n_have == 0 && hello->have_digest.len == CORE_HASH_BYTES) {
-        // The idle form: it says its version vector is unchanged since its last full one.
-        uint8_t stored[CORE_HASH_BYTES];
-        vv_digest(peer->their_have, stored);
-        if (!peer->hello_seen || memcmp(stored, hello->have_digest.data, CORE_HASH_BYTES) != 0) {
-            peer->need_their_full = true; // we do not hold it: ask
+    if (hello->have_digest.len == CORE_HASH_BYTES) {
+        // The changed or idle form: what we hold for it, raised by the entries it lists
+        // (none when idle: then the cached digest answers), must be its whole version
+        // vector, which the digest names.
+        struct core_vv *whole = hello->n_have ? vv_copy(peer->their_have) : peer->their_have;
+        if (!whole)
+            return; // out of memory: its next Hello comes in a second
+        if (hello->n_have && vv_raise_from_proto(whole, hello->have, hello->n_have)) {
+            vv_free(whole);
+            self->counters.malformed++;
+            return;
+        }
+        uint8_t held[CORE_HASH_BYTES];
+        vv_digest(whole, held);
+        if (!peer->hello_seen || memcmp(held, hello->have_digest.data, CORE_HASH_BYTES) != 0) {
+            if (whole != peer->their_have)
+                vv_free(whole);
+            peer->need_their_full = true; // we do not hold what it built on: ask
             send_hello(self, peer);
             return;
         }
+        if (whole != peer->their_have) {
+            vv_free(peer->their_have);
+            peer->their_have = whole;
+        }
+        const char *authority_name = rules_authority(self->rules);
+        if (authority_name && strcmp(peer->name, authority_name) == 0)
+            for (size_t i = 0; i < whole->count; i++)
+                vv_raise(self->authority_have, whole->entries[i].origin, whole->entries[i].seq);
         on_have(self, peer, NULL, 0, hello->authority_have, hello->n_authority_have,
                 hello->credit, true);
     } else {
@@ -1029,8 +1090,10 @@ peer_state_free(core_peer_state_t *peer)
 {
     vv_free(peer->their_have);
     vv_free(peer->sent);
+    vv_free(peer->last_hello);
     peer->their_have = NULL;
     peer->sent = NULL;
+    peer->last_hello = NULL;
 }
 
 int
@@ -1049,6 +1112,7 @@ core_set_peers(core_t *self, const core_peer_t *peers, size_t count)
             table[i] = *old; // keep its stream state
             old->their_have = NULL;
             old->sent = NULL;
+            old->last_hello = NULL;
         } else {
             table[i].their_have = vv_new();
             table[i].sent = vv_new();

@@ -42,8 +42,10 @@ typedef struct {
     uint64_t now_ms;
     // tampering: called on every OpsBatch message in flight; may change it
     void (*tamper)(uint8_t *bytes, size_t len);
-    uint64_t hellos_full; // Hellos seen on the wire carrying the version vector
-    uint64_t hellos_idle; // Hellos carrying only its digest
+    uint64_t hellos_full;    // Hellos seen on the wire carrying the whole version vector
+    uint64_t hellos_idle;    // Hellos carrying only its digest
+    uint64_t hellos_changed; // Hellos carrying the entries changed since the last, and the digest
+    size_t changed_entries_max; // the most entries one of those carried
 } mesh_t;
 
 static int
@@ -179,10 +181,16 @@ mesh_run(mesh_t *mesh, int rounds_max)
             Storemesh__PeerMessage *decoded =
                 storemesh__peer_message__unpack(NULL, message->len, message->bytes);
             if (decoded && decoded->body_case == STOREMESH__PEER_MESSAGE__BODY_HELLO) {
-                if (decoded->hello->have_digest.len)
-                    mesh->hellos_idle++;
-                else
+                const Storemesh__Hello *hello = decoded->hello;
+                if (!hello->have_digest.len) {
                     mesh->hellos_full++;
+                } else if (hello->n_have == 0) {
+                    mesh->hellos_idle++;
+                } else {
+                    mesh->hellos_changed++;
+                    if (hello->n_have > mesh->changed_entries_max)
+                        mesh->changed_entries_max = hello->n_have;
+                }
             }
             storemesh__peer_message__free_unpacked(decoded, NULL);
             core_peer_receive(mesh->nodes[message->to].core, mesh->nodes[message->from].name,
@@ -262,12 +270,19 @@ Test(replicate, two_branches_converge_to_the_same_digest)
     // Idle rounds send Hellos in the compact form: a digest, not the version vector.
     mesh.hellos_full = 0;
     mesh.hellos_idle = 0;
+    mesh.hellos_changed = 0;
     mesh_run(&mesh, 16);
     cr_assert_gt(mesh.hellos_idle, 4, "idle rounds still say hello");
-    cr_assert_eq(mesh.hellos_full, 0, "an idle round carries no version vector");
+    cr_assert_eq(mesh.hellos_full + mesh.hellos_changed, 0,
+                 "an idle round carries no version vector entries");
+    mesh.changed_entries_max = 0;
     submit(&mesh, 0, "stock", "sku-1", "on_hand", "add", "1", 1);
     mesh_run(&mesh, 8);
-    cr_assert_gt(mesh.hellos_full, 0, "a changed version vector goes in full");
+    cr_assert_gt(mesh.hellos_changed, 0, "a changed version vector is announced");
+    cr_assert_eq(mesh.changed_entries_max, 1, "with only the entry that changed (%zu)",
+                 mesh.changed_entries_max);
+    cr_assert_eq(mesh.hellos_full, 0, "not in full: the peer holds the rest");
+    cr_assert_eq(stock(&mesh, 1, "sku-1"), 2201);
     mesh_free(&mesh);
 }
 
