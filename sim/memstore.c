@@ -425,6 +425,12 @@ index_remove(memstore_t *self, const mem_node_t *node)
     }
 }
 
+static int
+compare_node(const mem_node_t *node, store_cf_t cf, const uint8_t *key, size_t key_len)
+{
+    return compare(node->cf, node->key, node->key_len, cf, key, key_len);
+}
+
 static int set_value_at(memstore_t *self, mem_node_t *node, mem_node_t **update, store_cf_t cf,
                         const uint8_t *key, size_t key_len, const uint8_t *value,
                         size_t value_len);
@@ -653,6 +659,71 @@ size_t
 memstore_unsynced_count(const memstore_t *self)
 {
     return self->unsynced_count;
+}
+
+// Each level holds, in ascending key order, exactly the nodes of the level below that
+// are tall enough for it; each node's height is its key's.
+static bool
+levels_consistent(const memstore_t *self)
+{
+    const mem_node_t *last[MEMSTORE_LEVELS_MAX];
+    for (int level = 0; level < MEMSTORE_LEVELS_MAX; level++)
+        last[level] = self->head;
+    for (const mem_node_t *node = self->head->next[0]; node; node = node->next[0]) {
+        if (node->height != height_of(node->key, node->key_len))
+            return false;
+        if (last[0] != self->head && compare_node(last[0], node->cf, node->key, node->key_len) >= 0)
+            return false;
+        for (int level = 0; level < node->height; level++) {
+            if (last[level]->next[level] != node)
+                return false;
+            last[level] = node;
+        }
+    }
+    for (int level = 0; level < MEMSTORE_LEVELS_MAX; level++)
+        if (last[level]->next[level])
+            return false;
+    return true;
+}
+
+// The finger, when set, is a node held and its predecessor at every level.
+static bool
+finger_consistent(const memstore_t *self)
+{
+    const mem_node_t *node = self->finger_node;
+    if (!node)
+        return true;
+    mem_node_t *update[MEMSTORE_LEVELS_MAX];
+    if (find_exact(self, node->cf, node->key, node->key_len, update) != node)
+        return false;
+    for (int level = 0; level < MEMSTORE_LEVELS_MAX; level++)
+        if (self->finger[level] != (level < node->height ? node : update[level]))
+            return false;
+    return true;
+}
+
+// The index holds every state and meta node and nothing else.
+static bool
+index_consistent(const memstore_t *self)
+{
+    size_t indexed = 0;
+    for (const mem_node_t *node = self->head->next[0]; node; node = node->next[0]) {
+        if (!indexed_cf(node->cf))
+            continue;
+        indexed++;
+        if (index_get(self, node->cf, node->key, node->key_len) != node)
+            return false;
+    }
+    size_t used = 0;
+    for (size_t i = 0; i < self->index_cap; i++)
+        used += self->index[i] != NULL;
+    return used == indexed && used == self->index_count;
+}
+
+bool
+memstore_is_consistent(const memstore_t *self)
+{
+    return levels_consistent(self) && finger_consistent(self) && index_consistent(self);
 }
 
 static int
