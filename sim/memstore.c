@@ -9,6 +9,18 @@
 // A skip list ordered by (column family, key bytes). Node heights come from a hash
 // of the key, not from a random source, so a run is the same every time.
 #define MEMSTORE_LEVELS_MAX 24
+// Prefix hints (see prefix_hint_t) keep nodes of this many lowest levels: a taller
+// node, one insert in 4^4 = 256, is placed by a search from the head instead.
+#define MEMSTORE_HINT_LEVELS 4
+// ... and this many of the latest at each level: with two, a seek of the newest
+// node's key (the seal a replication batch ends at) starts from the one before it.
+#define MEMSTORE_HINT_DEPTH 2
+// Prefixes (origins, for log and seal keys) hinted at most; keys of further prefixes
+// are found by a full search, as before hints. A mesh has a few hundred origins.
+#define MEMSTORE_HINTS_MAX 65536
+// Nodes a search from a hint may walk past before it gives up for a search from the
+// head: the greatest hinted node below a key may lie far behind it.
+#define MEMSTORE_HINT_STEPS_MAX 64
 
 // A log or seal entry's key and value bytes, shared by every store of a pool that
 // holds them (the same operation is on every node of a mesh).
@@ -39,6 +51,24 @@ typedef struct mem_node {
     struct mem_node *next[]; // height entries
 } mem_node_t;
 
+// Log and seal keys are an origin's name, a NUL, then its sequence number. A node
+// receives the operations of many origins interleaved, so the key written last is
+// seldom next to the one written now, but the keys written last with the same
+// origin usually are, and the replication that follows a write reads from there.
+// A hint per (column family, key prefix through the first NUL) keeps, for each low
+// level, the latest nodes inserted with that prefix that are tall enough for it: a
+// search starts from one of them below the key instead of from the head.
+typedef struct {
+    uint64_t hash; // of cf and prefix
+    store_cf_t cf;
+    size_t prefix_len; // bytes, through the NUL
+    // last[level][0] is the node last inserted with this prefix whose height is above
+    // level, last[level][1] the one before it. NULL: none yet, or removed since
+    // (removal clears it: never a freed node); an entry with every one NULL is dropped.
+    mem_node_t *last[MEMSTORE_HINT_LEVELS][MEMSTORE_HINT_DEPTH];
+    uint8_t prefix[]; // prefix_len bytes
+} prefix_hint_t;
+
 // What one unsynced put replaced, so a power loss can put it back.
 typedef struct {
     store_cf_t cf;
@@ -68,6 +98,12 @@ struct memstore {
     mem_node_t **index;
     size_t index_cap; // a power of two, or 0
     size_t index_count;
+    // Prefix hints by (cf, prefix), linear probing (NULL: empty); every entry
+    // refers to at least one node held, so there are at most as many as log and
+    // seal entries, and at most MEMSTORE_HINTS_MAX.
+    prefix_hint_t **hints;
+    size_t hints_cap; // a power of two, or 0
+    size_t hints_count;
     unsynced_batch_t *unsynced; // write order
     size_t unsynced_count;
     size_t unsynced_cap;
@@ -266,6 +302,8 @@ drop_unsynced(memstore_t *self, size_t from)
     self->unsynced_count = from;
 }
 
+static void hints_free(memstore_t *self);
+
 void
 memstore_destroy(memstore_t **self_p)
 {
@@ -282,6 +320,7 @@ memstore_destroy(memstore_t **self_p)
     }
     free(self->head);
     free(self->index);
+    hints_free(self);
     free(self);
     *self_p = NULL;
 }
@@ -431,43 +470,297 @@ compare_node(const mem_node_t *node, store_cf_t cf, const uint8_t *key, size_t k
     return compare(node->cf, node->key, node->key_len, cf, key, key_len);
 }
 
+// The length of key's hinted prefix (through its first NUL), or 0: not hinted.
+static size_t
+hint_prefix_len(store_cf_t cf, const uint8_t *key, size_t key_len)
+{
+    if (cf != STORE_CF_LOG && cf != STORE_CF_SEAL)
+        return 0;
+    const uint8_t *nul = key_len ? memchr(key, 0, key_len) : NULL;
+    return nul ? (size_t)(nul - key) + 1 : 0;
+}
+
+// The slot of (cf, prefix)'s hint, or the empty slot where it would go.
+static size_t
+hint_slot(const memstore_t *self, uint64_t hash, store_cf_t cf, const uint8_t *prefix,
+          size_t prefix_len)
+{
+    assert(self->hints_cap > 0);
+    size_t mask = self->hints_cap - 1;
+    // Bounded: the table is at most half full, so an empty slot comes.
+    for (size_t i = (size_t)hash & mask;; i = (i + 1) & mask) {
+        const prefix_hint_t *hint = self->hints[i];
+        if (!hint || (hint->hash == hash && hint->cf == cf && hint->prefix_len == prefix_len &&
+                      memcmp(hint->prefix, prefix, prefix_len) == 0))
+            return i;
+    }
+}
+
+// The hint for key's prefix, or NULL.
+static prefix_hint_t *
+hint_get(const memstore_t *self, store_cf_t cf, const uint8_t *key, size_t key_len)
+{
+    size_t prefix_len = hint_prefix_len(cf, key, key_len);
+    if (prefix_len == 0 || self->hints_count == 0)
+        return NULL;
+    uint64_t hash = blob_hash(cf, key, prefix_len, NULL, 0);
+    return self->hints[hint_slot(self, hash, cf, key, prefix_len)];
+}
+
+// Doubles the table when one more entry would fill it past half. False when out of
+// memory.
+static bool
+hints_reserve(memstore_t *self)
+{
+    if (2 * (self->hints_count + 1) <= self->hints_cap)
+        return true;
+    size_t cap = self->hints_cap ? self->hints_cap * 2 : 64;
+    prefix_hint_t **grown = calloc(cap, sizeof *grown);
+    if (!grown)
+        return false;
+    for (size_t i = 0; i < self->hints_cap; i++) {
+        prefix_hint_t *hint = self->hints[i];
+        if (!hint)
+            continue;
+        size_t j = (size_t)hint->hash & (cap - 1);
+        while (grown[j]) // bounded: the new table is at most half full
+            j = (j + 1) & (cap - 1);
+        grown[j] = hint;
+    }
+    free(self->hints);
+    self->hints = grown;
+    self->hints_cap = cap;
+    return true;
+}
+
+// A new, empty hint for (cf, prefix), or NULL when out of memory or at the limit.
+static prefix_hint_t *
+hint_add(memstore_t *self, uint64_t hash, store_cf_t cf, const uint8_t *prefix, size_t prefix_len)
+{
+    if (self->hints_count >= MEMSTORE_HINTS_MAX || !hints_reserve(self))
+        return NULL;
+    prefix_hint_t *hint = calloc(1, sizeof *hint + prefix_len);
+    if (!hint)
+        return NULL;
+    *hint = (prefix_hint_t){.hash = hash, .cf = cf, .prefix_len = prefix_len};
+    memcpy(hint->prefix, prefix, prefix_len);
+    self->hints[hint_slot(self, hash, cf, prefix, prefix_len)] = hint;
+    self->hints_count++;
+    return hint;
+}
+
+// Remembers node, just inserted, as the latest of its prefix in hint (NULL: look it up,
+// or add it). Without memory for a new hint it is not remembered: the prefix's keys
+// are then found by searches from the head.
+static void
+hint_note(memstore_t *self, prefix_hint_t *hint, mem_node_t *node)
+{
+    if (!hint) {
+        size_t prefix_len = hint_prefix_len(node->cf, node->key, node->key_len);
+        if (prefix_len == 0)
+            return;
+        hint = hint_get(self, node->cf, node->key, node->key_len);
+        if (!hint)
+            hint = hint_add(self, blob_hash(node->cf, node->key, prefix_len, NULL, 0), node->cf,
+                            node->key, prefix_len);
+        if (!hint)
+            return;
+    }
+    for (int level = 0; level < MEMSTORE_HINT_LEVELS && level < node->height; level++) {
+        mem_node_t **latest = hint->last[level];
+        memmove(latest + 1, latest, (MEMSTORE_HINT_DEPTH - 1) * sizeof *latest);
+        latest[0] = node;
+    }
+}
+
+// Empties slot i, shifting back the entries of its probe run (no tombstones).
+static void
+hints_remove_slot(memstore_t *self, size_t i)
+{
+    size_t mask = self->hints_cap - 1;
+    self->hints[i] = NULL;
+    self->hints_count--;
+    for (size_t j = (i + 1) & mask; self->hints[j]; j = (j + 1) & mask) {
+        size_t home = (size_t)self->hints[j]->hash & mask;
+        // the entry at j may fill the hole at i when its home is not in (i, j] cyclically
+        bool stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+        if (!stays) {
+            self->hints[i] = self->hints[j];
+            self->hints[j] = NULL;
+            i = j;
+        }
+    }
+}
+
+// Forgets node, about to be freed, wherever its prefix's hint holds it.
+static void
+hint_forget(memstore_t *self, const mem_node_t *node)
+{
+    size_t prefix_len = hint_prefix_len(node->cf, node->key, node->key_len);
+    if (prefix_len == 0 || self->hints_count == 0)
+        return;
+    uint64_t hash = blob_hash(node->cf, node->key, prefix_len, NULL, 0);
+    size_t i = hint_slot(self, hash, node->cf, node->key, prefix_len);
+    prefix_hint_t *hint = self->hints[i];
+    if (!hint)
+        return;
+    bool held = false;
+    for (int level = 0; level < MEMSTORE_HINT_LEVELS; level++) {
+        for (int j = 0; j < MEMSTORE_HINT_DEPTH; j++) {
+            if (hint->last[level][j] == node)
+                hint->last[level][j] = NULL;
+            held = held || hint->last[level][j];
+        }
+    }
+    if (held)
+        return;
+    hints_remove_slot(self, i);
+    free(hint);
+}
+
+static void
+hints_free(memstore_t *self)
+{
+    for (size_t i = 0; i < self->hints_cap; i++)
+        free(self->hints[i]);
+    free(self->hints);
+}
+
+// A node of hint below (cf, key) that is at least levels tall, or NULL. The first
+// found is taken: the lowest level's latest nodes are the nearest when inserts come
+// in key order, as an origin's do.
+static mem_node_t *
+hint_start(const prefix_hint_t *hint, int levels, store_cf_t cf, const uint8_t *key, size_t key_len)
+{
+    for (int level = levels - 1; level < MEMSTORE_HINT_LEVELS; level++) {
+        for (int i = 0; i < MEMSTORE_HINT_DEPTH; i++) {
+            mem_node_t *node = hint->last[level][i];
+            if (node && compare_node(node, cf, key, key_len) < 0)
+                return node;
+        }
+    }
+    return NULL;
+}
+
+// Searches for (cf, key) from a node of its prefix's hint instead of from the head:
+// *found is the first node at or after it, and update[0..levels-1] (when not NULL)
+// its predecessors. False when no hinted node that tall lies below the key, or the
+// key lies too far beyond it: then a search from the head must do.
+static bool
+hint_search(const prefix_hint_t *hint, int levels, store_cf_t cf, const uint8_t *key,
+            size_t key_len, mem_node_t **update, mem_node_t **found)
+{
+    if (levels > MEMSTORE_HINT_LEVELS)
+        return false;
+    mem_node_t *node = hint_start(hint, levels, cf, key, key_len);
+    if (!node)
+        return false;
+    // node is below the key and has every level walked: each level's predecessor is
+    // at or after it, as in a search from the head.
+    int top = node->height < MEMSTORE_HINT_LEVELS ? node->height : MEMSTORE_HINT_LEVELS;
+    int steps = 0;
+    for (int level = top - 1; level >= 0; level--) {
+        while (node->next[level] && compare_node(node->next[level], cf, key, key_len) < 0) {
+            if (++steps > MEMSTORE_HINT_STEPS_MAX)
+                return false;
+            node = node->next[level];
+        }
+        if (update && level < levels)
+            update[level] = node;
+    }
+    *found = node->next[0];
+    return true;
+}
+
+// The first node at or after (cf, key), or NULL: from key's prefix hint when that
+// shows the place, else by a search.
+static mem_node_t *
+seek(const memstore_t *self, store_cf_t cf, const uint8_t *key, size_t key_len)
+{
+    const prefix_hint_t *hint = hint_get(self, cf, key, key_len);
+    mem_node_t *node = NULL;
+    if (hint && hint_search(hint, 1, cf, key, key_len, NULL, &node))
+        return node;
+    return find(self, cf, key, key_len, NULL);
+}
+
+// (cf, key)'s node, or NULL.
+static mem_node_t *
+lookup(const memstore_t *self, store_cf_t cf, const uint8_t *key, size_t key_len)
+{
+    mem_node_t *node = seek(self, cf, key, key_len);
+    return node && compare_node(node, cf, key, key_len) == 0 ? node : NULL;
+}
+
 static int set_value_at(memstore_t *self, mem_node_t *node, mem_node_t **update, store_cf_t cf,
                         const uint8_t *key, size_t key_len, const uint8_t *value,
                         size_t value_len);
+
+// Removes (cf, key) if it is held (a power loss undoing its insert). Never allocates.
+static void
+remove_key(memstore_t *self, store_cf_t cf, const uint8_t *key, size_t key_len)
+{
+    mem_node_t *update[MEMSTORE_LEVELS_MAX];
+    mem_node_t *node = find_exact(self, cf, key, key_len, update);
+    if (!node)
+        return;
+    for (int level = 0; level < node->height; level++)
+        update[level]->next[level] = node->next[level];
+    self->finger_node = NULL; // it may have been the finger, or one of its levels
+    if (indexed_cf(cf))
+        index_remove(self, node);
+    hint_forget(self, node);
+    node_free(self, node);
+}
+
+// Links a new node for (cf, key) after update[] (its predecessors below its height;
+// at every level when whole), then remembers it in the finger, its prefix's hint
+// (NULL: looked up) and the index. 0 or -SM_ENOMEM.
+static int
+insert_node(memstore_t *self, mem_node_t **update, bool whole, prefix_hint_t *hint, store_cf_t cf,
+            const uint8_t *key, size_t key_len, const uint8_t *value, size_t value_len)
+{
+    int rc = set_value_at(self, NULL, update, cf, key, key_len, value, value_len);
+    if (rc)
+        return rc;
+    mem_node_t *node = update[0]->next[0]; // the node inserted follows its predecessor
+    if (whole)
+        finger_set(self, node, update);
+    else if (node->height > 1)
+        self->finger_node = NULL; // it may lie between the finger and a level's predecessor
+    hint_note(self, hint, node);
+    return indexed_cf(cf) ? index_put(self, node) : 0;
+}
 
 // Sets (cf, key) to value (NULL value: removes it). 0 or -SM_ENOMEM.
 static int
 set_value(memstore_t *self, store_cf_t cf, const uint8_t *key, size_t key_len,
           const uint8_t *value, size_t value_len)
 {
-    mem_node_t *update[MEMSTORE_LEVELS_MAX];
-    mem_node_t *node = NULL;
-    if (value && indexed_cf(cf)) {
-        node = index_get(self, cf, key, key_len);
-        if (node) // an overwrite in place: the skip list does not change
-            return set_value_at(self, node, NULL, cf, key, key_len, value, value_len);
-    }
-    if (value && finger_fits(self, cf, key, key_len))
-        memcpy(update, self->finger, sizeof update);
-    else
-        node = find_exact(self, cf, key, key_len, update);
-    if (node && !value) {
-        for (int level = 0; level < node->height; level++)
-            update[level]->next[level] = node->next[level];
-        self->finger_node = NULL; // it may have been the finger, or one of its levels
-        if (indexed_cf(cf))
-            index_remove(self, node);
-        node_free(self, node);
+    if (!value) {
+        remove_key(self, cf, key, key_len);
         return 0;
     }
-    bool inserted = value && !node;
-    int rc = set_value_at(self, node, update, cf, key, key_len, value, value_len);
-    if (rc == 0 && value) {
-        node = node ? node : update[0]->next[0]; // the node inserted follows its predecessor
-        finger_set(self, node, update);
-        if (inserted && indexed_cf(cf))
-            rc = index_put(self, node);
+    mem_node_t *node = indexed_cf(cf) ? index_get(self, cf, key, key_len) : NULL;
+    if (node) // an overwrite in place: the skip list does not change
+        return set_value_at(self, node, NULL, cf, key, key_len, value, value_len);
+    mem_node_t *update[MEMSTORE_LEVELS_MAX];
+    if (finger_fits(self, cf, key, key_len)) {
+        memcpy(update, self->finger, sizeof update);
+        return insert_node(self, update, true, NULL, cf, key, key_len, value, value_len);
     }
+    prefix_hint_t *hint = hint_get(self, cf, key, key_len);
+    if (hint && hint_search(hint, height_of(key, key_len), cf, key, key_len, update, &node)) {
+        if (node && compare_node(node, cf, key, key_len) == 0) // an overwrite: nothing moves
+            return set_value_at(self, node, NULL, cf, key, key_len, value, value_len);
+        return insert_node(self, update, false, hint, cf, key, key_len, value, value_len);
+    }
+    node = find_exact(self, cf, key, key_len, update);
+    if (!node)
+        return insert_node(self, update, true, hint, cf, key, key_len, value, value_len);
+    int rc = set_value_at(self, node, update, cf, key, key_len, value, value_len);
+    if (rc == 0)
+        finger_set(self, node, update);
     return rc;
 }
 
@@ -542,7 +835,7 @@ record_undo(unsynced_batch_t *batch, const memstore_t *self, const store_batch_t
 {
     const uint8_t *key = store_put_key(writes, put);
     undo_t *undo = &batch->undo[batch->count];
-    const mem_node_t *old = find_exact(self, put->cf, key, put->key_len, NULL);
+    const mem_node_t *old = lookup(self, put->cf, key, put->key_len);
     *undo = (undo_t){.cf = put->cf, .key_len = put->key_len, .existed = old != NULL};
     undo->key = copy_bytes(key, put->key_len);
     if (old)
@@ -720,18 +1013,60 @@ index_consistent(const memstore_t *self)
     return used == indexed && used == self->index_count;
 }
 
+// node is held, has hint's prefix and is tall enough for level.
+static bool
+hint_holds(const memstore_t *self, const prefix_hint_t *hint, int level, const mem_node_t *node)
+{
+    return find_exact(self, node->cf, node->key, node->key_len, NULL) == node &&
+           node->height > level && node->cf == hint->cf &&
+           hint_prefix_len(node->cf, node->key, node->key_len) == hint->prefix_len &&
+           memcmp(node->key, hint->prefix, hint->prefix_len) == 0;
+}
+
+// Every hint is found at its prefix, holds at least one node, and only nodes held
+// that have its prefix and are tall enough for the level it holds them at.
+static bool
+hints_consistent(const memstore_t *self)
+{
+    size_t used = 0;
+    for (size_t i = 0; i < self->hints_cap; i++) {
+        const prefix_hint_t *hint = self->hints[i];
+        if (!hint)
+            continue;
+        used++;
+        if (hint->hash != blob_hash(hint->cf, hint->prefix, hint->prefix_len, NULL, 0) ||
+            hint_slot(self, hint->hash, hint->cf, hint->prefix, hint->prefix_len) != i)
+            return false;
+        size_t held = 0;
+        for (int level = 0; level < MEMSTORE_HINT_LEVELS; level++) {
+            for (int j = 0; j < MEMSTORE_HINT_DEPTH; j++) {
+                const mem_node_t *node = hint->last[level][j];
+                if (!node)
+                    continue;
+                held++;
+                if (!hint_holds(self, hint, level, node))
+                    return false;
+            }
+        }
+        if (held == 0)
+            return false;
+    }
+    return used == self->hints_count && used <= MEMSTORE_HINTS_MAX;
+}
+
 bool
 memstore_is_consistent(const memstore_t *self)
 {
-    return levels_consistent(self) && finger_consistent(self) && index_consistent(self);
+    return levels_consistent(self) && finger_consistent(self) && index_consistent(self) &&
+           hints_consistent(self);
 }
 
 static int
 mem_get(void *ctx, store_cf_t cf, const uint8_t *key, size_t key_len, uint8_t **value,
         size_t *value_len)
 {
-    const mem_node_t *node = indexed_cf(cf) ? index_get(ctx, cf, key, key_len)
-                                            : find_exact(ctx, cf, key, key_len, NULL);
+    const mem_node_t *node =
+        indexed_cf(cf) ? index_get(ctx, cf, key, key_len) : lookup(ctx, cf, key, key_len);
     if (!node)
         return -SM_ENOTFOUND;
     *value = copy_bytes(node->value, node->value_len);
@@ -746,8 +1081,8 @@ mem_scan(void *ctx, store_cf_t cf, const uint8_t *prefix, size_t prefix_len,
          const uint8_t *start_key, size_t start_key_len, store_scan_fn fn, void *arg)
 {
     const memstore_t *self = ctx;
-    const mem_node_t *node = start_key ? find(self, cf, start_key, start_key_len, NULL)
-                                       : find(self, cf, prefix, prefix_len, NULL);
+    const mem_node_t *node =
+        start_key ? seek(self, cf, start_key, start_key_len) : seek(self, cf, prefix, prefix_len);
     for (; node && node->cf == cf; node = node->next[0]) {
         if (node->key_len < prefix_len || (prefix_len && memcmp(node->key, prefix, prefix_len)))
             break;

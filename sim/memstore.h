@@ -47,8 +47,8 @@ size_t memstore_crash(memstore_t *self, size_t keep_unsynced);
 void memstore_fail_next(memstore_t *self, size_t count, int rc);
 size_t memstore_unsynced_count(const memstore_t *self);
 // For tests: true when the store's own structures agree with each other (the skip
-// list's levels, its finger, the state and meta index). Takes time in proportion to
-// the entries held.
+// list's levels, its finger, the state and meta index, the prefix hints that place
+// log and seal keys). Takes time in proportion to the entries held.
 bool memstore_is_consistent(const memstore_t *self);
 
 #endif
