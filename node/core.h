@@ -103,6 +103,8 @@ typedef struct {
     uint64_t unknown_peer;        // messages from a name not in the peer table
     uint64_t rules_mismatch;      // Hellos carrying another rules hash
     uint64_t apply_failed;        // verified operations whose merge failed (state unchanged)
+    uint64_t repeats;             // batches received that we held already (answered, dropped)
+    uint64_t grafts;              // origins we asked a peer to push again (graft Acks)
     uint64_t messages_sent;       // peer messages handed to the transport
     uint64_t bytes_sent;          // their bytes
 } core_replication_counters_t;

@@ -55,6 +55,8 @@ typedef struct {
     uint64_t staged_seq;                    // including batches not yet on disk
     uint8_t staged_head[CORE_HASH_BYTES];
     uint64_t advanced_generation;           // have_generation when durable_seq last grew
+    char last_from[CRDT_NAME_MAX + 1];      // the peer its newest staged operations came from
+    uint64_t staged_ms;                     // when they came (the core's clock)
     bool has_key;                           // public_key is known (a peer, or this node)
     uint8_t public_key[crypto_sign_PUBLICKEYBYTES];
 } core_origin_t;
@@ -80,6 +82,8 @@ typedef struct {
     struct {
         char origin[CRDT_NAME_MAX + 1];
         uint64_t last_seq;
+        uint64_t sent_ms; // the core's clock when sent
+        bool kept;        // scratch for on_have
     } pending[CORE_PEER_CREDIT_BATCHES]; // the batches in flight, oldest first
     size_t pending_count;
     uint64_t last_receive_ms;   // 0: never
@@ -96,13 +100,25 @@ typedef struct {
     uint8_t full_digest[CORE_HASH_BYTES];
     bool wants_full;            // it asked for our full version vector
     bool need_their_full;       // its idle Hello did not match what we hold for it
-    bool authority_sent;        // authority_have as last sent in full
-    uint8_t authority_digest[CORE_HASH_BYTES];
+    // The authority's version vector travels like ours: in full in a full Hello,
+    // else only the entries that rose. told: what our Hellos gave it (NULL: the next
+    // Hello sends it whole); heard: what its Hellos gave us, checked against the
+    // digest each carries.
+    struct core_vv *authority_told;
+    struct core_vv *authority_heard;
+    uint64_t authority_told_changes; // authority_have's changes when told was last brought up to it
     // It lacked nothing at have_generation caught_up_generation. As sent only grows
     // until the next Hello (which clears caught_up), it can since lack only origins
     // that advanced after that: next_lacking looks at those alone.
     bool caught_up;
     uint64_t caught_up_generation;
+    // Duplicate suppression (docs/PROTOCOL.md "Sending"): lazy lists the origins it
+    // pruned, which we no longer push to it as we write them (seq 1: present);
+    // behind, the origins its last Hello showed it holding more of than we held, at
+    // its seq then: still behind at its next Hello, we graft them.
+    struct core_vv *lazy;
+    struct core_vv *behind;
+    bool silent;                // no message for peer_timeout_ms: its pushes were grafted elsewhere
 } core_peer_state_t;
 
 // One group-commit batch: its puts, the staged states it wrote (so later commands

@@ -22,6 +22,10 @@
 // Other origins' operations staged and not yet written; above it, incoming
 // batches are dropped and sent again after the next Hello.
 #define CORE_STAGED_REMOTE_MAX 40000
+// A peer's Hello shows it ahead on an origin we took operations of within this
+// long: the rest may still be on its way to us, so we graft only if it has not
+// come by the peer's next Hello.
+#define CORE_GRAFT_GRACE_MS 2000
 
 // ---- version vectors ----
 
@@ -139,6 +143,19 @@ vv_raise(struct core_vv *vv, const char *origin, uint64_t seq)
     return vv_raise_hinted(vv, origin, seq, NULL);
 }
 
+// Takes origin's entry out of vv (used as a set of names, not as a version vector).
+static void
+vv_remove(struct core_vv *vv, const char *origin)
+{
+    size_t index = vv_lower_bound(vv, origin);
+    if (index >= vv->count || strcmp(vv->entries[index].origin, origin) != 0)
+        return;
+    memmove(&vv->entries[index], &vv->entries[index + 1],
+            (vv->count - index - 1) * sizeof *vv->entries);
+    vv->count--;
+    vv->changes++;
+}
+
 // A copy of vv (its changes count carries on, so caches keyed on it stay honest).
 // NULL when out of memory.
 static struct core_vv *
@@ -241,17 +258,6 @@ our_have_each(const core_t *self, have_fn fn, void *arg)
         fn(arg, self->name, self->durable.last_seq);
 }
 
-static int
-authority_vv(const core_t *self, proto_vv_t *out)
-{
-    const struct core_vv *vv = self->authority_have;
-    if (proto_vv_alloc(out, vv ? vv->count : 0))
-        return -SM_ENOMEM;
-    for (size_t i = 0; vv && i < vv->count; i++)
-        proto_vv_add(out, vv->entries[i].origin, vv->entries[i].seq);
-    return 0;
-}
-
 // BLAKE2b-256 over a version vector in canonical order (by origin name): both ends
 // of a link compute it over the same entries and compare.
 static void
@@ -282,6 +288,70 @@ vv_digest(struct core_vv *vv, uint8_t out[CORE_HASH_BYTES])
         vv->digest_changes = vv->changes;
         vv->digest_valid = true;
     }
+}
+
+// The authority's version vector for a Hello to peer: whole in a full Hello (or
+// when none was told yet), else only the entries that rose since what our Hellos
+// told it; told then holds what the peer will hold, and digest_out is over that.
+// Unchanged since the last Hello: no walk at all.
+static int
+authority_for_hello(core_t *self, core_peer_state_t *peer, bool full, proto_vv_t *out,
+                    uint8_t digest_out[CORE_HASH_BYTES])
+{
+    const struct core_vv *vv = self->authority_have;
+    size_t count = vv ? vv->count : 0;
+    if (proto_vv_alloc(out, count))
+        return -SM_ENOMEM;
+    if (full || !peer->authority_told) {
+        struct core_vv *told = vv ? vv_copy(vv) : vv_new();
+        if (!told)
+            return -SM_ENOMEM;
+        for (size_t i = 0; i < count; i++)
+            proto_vv_add(out, vv->entries[i].origin, vv->entries[i].seq);
+        vv_free(peer->authority_told);
+        peer->authority_told = told;
+    } else if (vv && vv->changes != peer->authority_told_changes) {
+        struct core_vv *told = peer->authority_told;
+        size_t k = 0; // both sorted by origin: walk them together
+        for (size_t i = 0; i < count; i++) {
+            const vv_entry_t *entry = &vv->entries[i];
+            int order = 1;
+            while (k < told->count && (order = strcmp(told->entries[k].origin, entry->origin)) < 0)
+                k++;
+            uint64_t held = k < told->count && order == 0 ? told->entries[k].seq : 0;
+            if (entry->seq > held)
+                proto_vv_add(out, entry->origin, entry->seq);
+        }
+        int rc = vv_raise_from_proto(told, out->pointers, out->count);
+        if (rc)
+            return rc;
+    }
+    peer->authority_told_changes = vv ? vv->changes : 0;
+    vv_digest(peer->authority_told, digest_out);
+    return 0;
+}
+
+// Takes a Hello's authority entries into what the peer has told us: replaced by a
+// full Hello, raised by the others. False when the digest it carries names
+// something else (a Hello of its was lost, or we restarted): then we ask for its
+// full Hello. A sender that sends no digest is not checked.
+static bool
+authority_heard_matches(core_peer_state_t *peer, const Storemesh__Hello *hello, bool full)
+{
+    if (full || !peer->authority_heard) {
+        struct core_vv *heard = vv_new();
+        if (!heard)
+            return true; // out of memory: its next Hello is checked instead
+        vv_free(peer->authority_heard);
+        peer->authority_heard = heard;
+    }
+    if (vv_raise_from_proto(peer->authority_heard, hello->authority_have, hello->n_authority_have))
+        return false;
+    if (hello->authority_digest.len != CORE_HASH_BYTES)
+        return true;
+    uint8_t held[CORE_HASH_BYTES];
+    vv_digest(peer->authority_heard, held);
+    return memcmp(held, hello->authority_digest.data, CORE_HASH_BYTES) == 0;
 }
 
 // Our durable version vector's digest: what a peer computes over what it stores
@@ -361,18 +431,27 @@ queue_send(core_t *self, const char *peer, Storemesh__PeerMessage *message)
     send->len = len;
 }
 
+typedef enum {
+    ACK_WRITTEN, // what a write advanced, or a repeat from the peer we had it from
+    ACK_GAP,     // rewind to what we hold
+    ACK_PRUNE,   // a repeat we had from another peer first: stop pushing these
+    ACK_GRAFT,   // behind it for a Hello period: push these again
+} ack_kind_t;
+
 // An Ack: where we now stand on the origins named (those a batch just advanced,
-// or the one a repeat or gap was about), and fresh credit. The authority's
-// version vector travels in Hellos only, so an Ack costs O(origins named).
+// the one a repeat or gap was about, or those grafted), and fresh credit. The
+// authority's version vector travels in Hellos only, so an Ack costs O(origins named).
 static void
 send_ack(core_t *self, core_peer_state_t *peer, const char *const *origins, size_t count,
-         bool gap)
+         ack_kind_t kind)
 {
+    bool gap = kind == ACK_GAP;
     proto_vv_t have = {0};
     if (proto_vv_alloc(&have, count) == 0) {
         for (size_t i = 0; i < count; i++) {
             uint64_t seq = held_seq(self, origins[i]);
-            if (seq > 0 || gap) // a gap names the origin even when nothing of it is held
+            // A gap or graft names the origin even when nothing of it is held.
+            if (seq > 0 || gap || kind == ACK_GRAFT)
                 proto_vv_add(&have, origins[i], seq);
         }
         Storemesh__PeerMessage message = STOREMESH__PEER_MESSAGE__INIT;
@@ -381,6 +460,8 @@ send_ack(core_t *self, core_peer_state_t *peer, const char *const *origins, size
         ack.have = have.pointers;
         ack.credit = CORE_PEER_CREDIT_BATCHES;
         ack.gap = gap;
+        ack.prune = kind == ACK_PRUNE;
+        ack.graft = kind == ACK_GRAFT;
         message.body_case = STOREMESH__PEER_MESSAGE__BODY_ACK;
         message.ack = &ack;
         queue_send(self, peer->name, &message);
@@ -426,7 +507,7 @@ add_changed(void *arg, const char *origin, uint64_t seq)
 // A Hello: our version vector in full; or, when the peer holds what our last Hello
 // said, only the entries that changed since (none at all when idle) with the digest
 // of the whole, which the peer checks after raising what it holds for us by them.
-// The authority's vector goes in full when it changed.
+// The authority's vector goes the same way (authority_for_hello).
 static void
 send_hello(core_t *self, core_peer_state_t *peer)
 {
@@ -435,13 +516,10 @@ send_hello(core_t *self, core_peer_state_t *peer)
     proto_vv_t authority = {0};
     uint8_t digest[CORE_HASH_BYTES];
     uint8_t authority_digest[CORE_HASH_BYTES];
-    vv_digest(self->authority_have, authority_digest);
     our_have_digest(self, digest);
     bool known = peer->full_sent && !peer->wants_full; // it took our last Hello
     bool idle = known && memcmp(peer->full_digest, digest, CORE_HASH_BYTES) == 0;
     bool delta = known && peer->last_hello != NULL;
-    bool authority_known = idle && peer->authority_sent &&
-                           memcmp(peer->authority_digest, authority_digest, CORE_HASH_BYTES) == 0;
     hello_have_t changed = {.out = &have, .since = delta ? peer->last_hello : NULL};
     int rc = 0;
     if (idle) {
@@ -453,16 +531,13 @@ send_hello(core_t *self, core_peer_state_t *peer)
             our_have_each(self, add_changed, &changed);
         rc = rc ? rc : changed.rc;
     }
+    // The receiver reads the form from have_digest: full unless idle or changed.
     if (rc == 0)
-        rc = authority_known ? proto_vv_alloc(&authority, 0) : authority_vv(self, &authority);
+        rc = authority_for_hello(self, peer, !(idle || delta), &authority, authority_digest);
     if (rc == 0) {
         peer->full_sent = true;
         memcpy(peer->full_digest, digest, CORE_HASH_BYTES);
         peer->wants_full = false;
-        if (authority.count > 0 || !idle) {
-            peer->authority_sent = true;
-            memcpy(peer->authority_digest, authority_digest, CORE_HASH_BYTES);
-        }
         if (delta) { // what it holds of ours now: the last Hello raised by this one
             vv_raise_from_proto(peer->last_hello, have.pointers, have.count);
         } else if (!idle) {
@@ -480,6 +555,7 @@ send_hello(core_t *self, core_peer_state_t *peer)
         hello_body.have = have.pointers;
         hello_body.n_authority_have = authority.count;
         hello_body.authority_have = authority.pointers;
+        hello_body.authority_digest = (ProtobufCBinaryData){CORE_HASH_BYTES, authority_digest};
         hello_body.credit = CORE_PEER_CREDIT_BATCHES;
         if (idle || delta)
             hello_body.have_digest = (ProtobufCBinaryData){CORE_HASH_BYTES, digest};
@@ -611,8 +687,11 @@ send_batch(core_t *self, const core_peer_state_t *peer, const char *origin, uint
 static const char *
 next_lacking(const core_t *self, const core_peer_state_t *peer, uint64_t *from_seq)
 {
+    // Origins it pruned are sent only when it grafts them again; the lookup is made
+    // only for an origin it lacks.
     if (strcmp(peer->name, self->name) != 0 &&
-        self->durable.last_seq > vv_get(peer->sent, self->name)) {
+        self->durable.last_seq > vv_get(peer->sent, self->name) &&
+        vv_get(peer->lazy, self->name) == 0) {
         *from_seq = vv_get(peer->sent, self->name) + 1;
         return self->name;
     }
@@ -622,7 +701,8 @@ next_lacking(const core_t *self, const core_peer_state_t *peer, uint64_t *from_s
             if (origin->advanced_generation <= peer->caught_up_generation)
                 continue;
             uint64_t sent = vv_get(peer->sent, origin->name);
-            if (origin->durable_seq > sent && strcmp(origin->name, peer->name) != 0) {
+            if (origin->durable_seq > sent && strcmp(origin->name, peer->name) != 0 &&
+                vv_get(peer->lazy, origin->name) == 0) {
                 *from_seq = sent + 1;
                 return origin->name;
             }
@@ -640,12 +720,22 @@ next_lacking(const core_t *self, const core_peer_state_t *peer, uint64_t *from_s
         while (k < sent_vv->count && (order = strcmp(sent_vv->entries[k].origin, origin->name)) < 0)
             k++;
         uint64_t sent = k < sent_vv->count && order == 0 ? sent_vv->entries[k].seq : 0;
-        if (origin->durable_seq > sent && strcmp(origin->name, peer->name) != 0) {
+        if (origin->durable_seq > sent && strcmp(origin->name, peer->name) != 0 &&
+            vv_get(peer->lazy, origin->name) == 0) {
             *from_seq = sent + 1;
             return origin->name;
         }
     }
     return NULL;
+}
+
+// How long a batch sent counts as crossing a Hello rather than lost: half a Hello
+// period, at most CORE_GRAFT_GRACE_MS (a batch crosses a link in milliseconds).
+static uint64_t
+pending_keep_ms(const core_t *self)
+{
+    return self->anti_entropy_ms / 2 < CORE_GRAFT_GRACE_MS ? self->anti_entropy_ms / 2
+                                                          : CORE_GRAFT_GRACE_MS;
 }
 
 // Streams what the peer lacks while it has credit: the flow control that keeps a
@@ -673,6 +763,7 @@ pump(core_t *self, core_peer_state_t *peer)
             return;
         assert(peer->pending_count < CORE_PEER_CREDIT_BATCHES);
         snprintf(peer->pending[peer->pending_count].origin, CRDT_NAME_MAX + 1, "%s", name);
+        peer->pending[peer->pending_count].sent_ms = self->now_ms;
         peer->pending[peer->pending_count++].last_seq = sent;
         peer->in_flight = (uint32_t)peer->pending_count;
     }
@@ -800,7 +891,12 @@ on_ops(core_t *self, core_peer_state_t *peer, const Storemesh__OpsBatch *ops)
     vv_raise(peer->their_have, ops->origin, last_seq);
     vv_raise(peer->sent, ops->origin, last_seq);
     if (last_seq <= origin->staged_seq) {
-        send_ack(self, peer, (const char *const *)&ops->origin, 1, false); // a repeat
+        // A repeat. Had from another peer first, it came twice over two paths: that
+        // peer stops pushing this origin to us (the first path stays), and the mesh
+        // carries each operation about once per node instead of once per link.
+        self->counters.repeats++;
+        bool twice = origin->last_from[0] && strcmp(origin->last_from, peer->name) != 0;
+        send_ack(self, peer, (const char *const *)&ops->origin, 1, twice ? ACK_PRUNE : ACK_WRITTEN);
         return;
     }
     if (ops->first_seq > origin->staged_seq + 1) {
@@ -808,7 +904,7 @@ on_ops(core_t *self, core_peer_state_t *peer, const Storemesh__OpsBatch *ops)
         if (strcmp(peer->gap_origin, ops->origin) != 0 || peer->gap_held != origin->staged_seq) {
             snprintf(peer->gap_origin, sizeof peer->gap_origin, "%s", ops->origin);
             peer->gap_held = origin->staged_seq;
-            send_ack(self, peer, (const char *const *)&ops->origin, 1, true);
+            send_ack(self, peer, (const char *const *)&ops->origin, 1, ACK_GAP);
         }
         return;
     }
@@ -839,6 +935,10 @@ on_ops(core_t *self, core_peer_state_t *peer, const Storemesh__OpsBatch *ops)
         self->counters.broken_chain++;
     } else {
         int rc = stage_verified(self, origin, ops, decoded, seal);
+        if (rc == 0) {
+            snprintf(origin->last_from, sizeof origin->last_from, "%s", peer->name);
+            origin->staged_ms = self->now_ms;
+        }
         for (size_t i = 0; i < ops->n_operations; i++)
             storemesh__operation__free_unpacked(decoded[i], allocator);
         free(decoded);
@@ -900,10 +1000,37 @@ on_have(core_t *self, core_peer_state_t *peer, Storemesh__VvEntry *const *have, 
         self->counters.malformed++;
         return;
     }
-    // A Hello restarts the stream from what it holds (a lost batch is sent again);
-    // an Ack only moves it forward.
+    // An Ack settles the batches it shows held and leaves the rest in flight, so
+    // credit never exceeds what the peer has room for (batches beyond it would be
+    // dropped and sent again). A Hello restarts the stream from what it holds, so
+    // a lost batch is sent again; but a batch sent a moment ago is more likely
+    // crossing the Hello than lost, and sending it again made the peer take every
+    // batch in flight twice at each Hello: those stay in flight (a lost one shows
+    // as a gap when the next arrives, or is sent again at the next Hello).
+    size_t kept = 0;
+    for (size_t i = 0; i < peer->pending_count; i++) {
+        bool keep = peer->pending[i].last_seq > vv_get(their, peer->pending[i].origin);
+        if (keep && hello) {
+            keep = peer->pending[i].sent_ms + pending_keep_ms(self) > self->now_ms;
+            for (size_t k = 0; keep && k < i; k++) // an older one of its origin went: so does it
+                if (strcmp(peer->pending[k].origin, peer->pending[i].origin) == 0 &&
+                    !peer->pending[k].kept)
+                    keep = false;
+        }
+        peer->pending[i].kept = keep;
+    }
+    for (size_t i = 0; i < peer->pending_count; i++)
+        if (peer->pending[i].kept)
+            peer->pending[kept++] = peer->pending[i];
+    peer->pending_count = kept;
+    peer->in_flight = (uint32_t)kept;
     if (hello) {
         struct core_vv *sent = vv_copy(their);
+        for (size_t i = 0; sent && i < kept; i++)
+            if (vv_raise(sent, peer->pending[i].origin, peer->pending[i].last_seq)) {
+                vv_free(sent); // out of memory: keep the old stream position
+                sent = NULL;
+            }
         if (sent) {
             vv_free(peer->sent);
             peer->sent = sent;
@@ -911,15 +1038,6 @@ on_have(core_t *self, core_peer_state_t *peer, Storemesh__VvEntry *const *have, 
         peer->caught_up = false; // sent may have gone back: look at every origin again
     }
     peer->hello_seen = true;
-    // A Hello restarts the stream: nothing is in flight any more. An Ack settles
-    // only the batches it shows held, so credit never exceeds what the peer has
-    // room for (batches beyond it would be dropped and sent again).
-    size_t kept = 0;
-    for (size_t i = 0; !hello && i < peer->pending_count; i++)
-        if (peer->pending[i].last_seq > vv_get(their, peer->pending[i].origin))
-            peer->pending[kept++] = peer->pending[i];
-    peer->pending_count = kept;
-    peer->in_flight = (uint32_t)kept;
     peer->credit = credit < CORE_PEER_CREDIT_BATCHES ? credit : CORE_PEER_CREDIT_BATCHES;
     vv_raise_from_proto(self->authority_have, authority, authority_count);
     const char *authority_name = rules_authority(self->rules);
@@ -931,6 +1049,100 @@ on_have(core_t *self, core_peer_state_t *peer, Storemesh__VvEntry *const *have, 
         self->authority_acked_seq = acked;
 }
 
+// A prune: stop pushing these origins to the peer as we write them. A graft:
+// push them again, from what it holds (the Ack's have raised sent to there).
+static void
+set_lazy(core_peer_state_t *peer, Storemesh__VvEntry *const *have, size_t count, bool prune)
+{
+    for (size_t i = 0; i < count && i <= CORE_ORIGINS_MAX; i++) {
+        if (!have[i] || !have[i]->origin)
+            continue;
+        if (prune)
+            vv_raise(peer->lazy, have[i]->origin, 1); // a bad name is refused: nothing to do
+        else
+            vv_remove(peer->lazy, have[i]->origin);
+    }
+    if (!prune)
+        peer->caught_up = false; // look at the grafted origins again
+}
+
+// What we hold of origin, staged writes included: what a batch is checked against.
+static uint64_t
+staged_seq(const core_t *self, const char *origin)
+{
+    if (strcmp(origin, self->name) == 0)
+        return self->durable.last_seq;
+    const core_origin_t *found = core_origin_find(self, origin);
+    return found ? found->staged_seq : 0;
+}
+
+typedef struct {
+    const core_t *core;
+    struct core_vv *behind; // being built: ahead, but we took some of it just now
+    struct core_vv *graft;  // being built: ahead, and nothing came to us for a while
+    int rc;
+} behind_scan_t;
+
+// The peer holds their_seq of origin. When that is more than we hold and nothing of
+// the origin came to us within the grace (CORE_GRAFT_GRACE_MS, at most half a Hello
+// period: a batch crossing a few hops is long there by then), the path that pushed it to us
+// is gone (a link cut, or a peer that stopped): graft it now. Otherwise the rest may
+// be on its way: note it, and graft at the peer's next Hello if it still has not come.
+static void
+note_ahead(behind_scan_t *scan, const char *origin, uint64_t their_seq)
+{
+    const core_t *self = scan->core;
+    if (scan->rc || their_seq <= staged_seq(self, origin) || strcmp(origin, self->name) == 0)
+        return;
+    const core_origin_t *found = core_origin_find(self, origin);
+    bool recent = found && found->staged_ms + pending_keep_ms(self) > self->now_ms;
+    scan->rc = vv_raise(recent ? scan->behind : scan->graft, origin, their_seq);
+}
+
+// After a Hello from the peer has been taken: push-path repair (docs/PROTOCOL.md
+// "Sending"). Looks at the entries its Hello listed (all of them in a full Hello)
+// and at those it was ahead on at its previous Hello; O(those entries).
+static void
+graft_behind(core_t *self, core_peer_state_t *peer, const Storemesh__Hello *hello, bool full)
+{
+    const struct core_vv *old = peer->behind;
+    behind_scan_t scan = {.core = self, .behind = vv_new(), .graft = vv_new()};
+    if (!scan.behind || !scan.graft) {
+        vv_free(scan.behind);
+        vv_free(scan.graft);
+        return; // out of memory: looked at again at its next Hello
+    }
+    for (size_t i = 0; i < old->count && scan.rc == 0; i++) {
+        const char *origin = old->entries[i].origin;
+        if (old->entries[i].seq > staged_seq(self, origin))
+            scan.rc = vv_raise(scan.graft, origin, 1); // a whole period, and still not here
+        else
+            note_ahead(&scan, origin, vv_get(peer->their_have, origin));
+    }
+    const struct core_vv *their = peer->their_have;
+    for (size_t i = 0; full && i < their->count; i++)
+        note_ahead(&scan, their->entries[i].origin, their->entries[i].seq);
+    for (size_t i = 0; !full && i < hello->n_have; i++)
+        note_ahead(&scan, hello->have[i]->origin, hello->have[i]->seq);
+    if (scan.rc == 0 && scan.graft->count > 0) {
+        const char **names = calloc(scan.graft->count, sizeof *names);
+        if (names) {
+            for (size_t i = 0; i < scan.graft->count; i++)
+                names[i] = scan.graft->entries[i].origin;
+            send_ack(self, peer, names, scan.graft->count, ACK_GRAFT);
+            self->counters.grafts += scan.graft->count;
+            free(names);
+        }
+    }
+    if (scan.rc == 0) {
+        vv_free(peer->behind);
+        peer->behind = scan.behind;
+        scan.behind = NULL;
+    }
+    vv_free(scan.behind);
+    vv_free(scan.graft);
+}
+
 static void
 on_hello(core_t *self, core_peer_state_t *peer, const Storemesh__Hello *hello)
 {
@@ -939,42 +1151,45 @@ on_hello(core_t *self, core_peer_state_t *peer, const Storemesh__Hello *hello)
         self->counters.rules_mismatch++;
     if (hello->want_full)
         peer->wants_full = true;
-    if (hello->have_digest.len == CORE_HASH_BYTES) {
-        // The changed or idle form: what we hold for it, raised by the entries it lists
-        // (none when idle: then the cached digest answers), must be its whole version
-        // vector, which the digest names.
-        struct core_vv *whole = hello->n_have ? vv_copy(peer->their_have) : peer->their_have;
-        if (!whole)
-            return; // out of memory: its next Hello comes in a second
-        if (hello->n_have && vv_raise_from_proto(whole, hello->have, hello->n_have)) {
-            vv_free(whole);
+    bool full = hello->have_digest.len != CORE_HASH_BYTES;
+    bool matches = true;
+    if (!full) {
+        // The changed or idle form: what we hold for it, raised by the entries it
+        // lists (none when idle: then the cached digest answers), must be its whole
+        // version vector, which the digest names. Raised in place: every entry is
+        // what it holds now, so what we hold stays true even when it does not match.
+        if (hello->n_have && vv_raise_from_proto(peer->their_have, hello->have, hello->n_have)) {
             self->counters.malformed++;
             return;
         }
         uint8_t held[CORE_HASH_BYTES];
-        vv_digest(whole, held);
-        if (!peer->hello_seen || memcmp(held, hello->have_digest.data, CORE_HASH_BYTES) != 0) {
-            if (whole != peer->their_have)
-                vv_free(whole);
-            peer->need_their_full = true; // we do not hold what it built on: ask
-            send_hello(self, peer);
-            return;
-        }
-        if (whole != peer->their_have) {
-            vv_free(peer->their_have);
-            peer->their_have = whole;
-        }
-        const char *authority_name = rules_authority(self->rules);
-        if (authority_name && strcmp(peer->name, authority_name) == 0)
-            for (size_t i = 0; i < whole->count; i++)
-                vv_raise(self->authority_have, whole->entries[i].origin, whole->entries[i].seq);
-        on_have(self, peer, NULL, 0, hello->authority_have, hello->n_authority_have,
-                hello->credit, true);
-    } else {
+        vv_digest(peer->their_have, held);
+        matches = peer->hello_seen && memcmp(held, hello->have_digest.data, CORE_HASH_BYTES) == 0;
+    }
+    if (!authority_heard_matches(peer, hello, full))
+        matches = false;
+    if (!matches) {
+        peer->need_their_full = true; // we do not hold what it built on: ask
+        send_hello(self, peer);
+        return;
+    }
+    if (full) {
         on_have(self, peer, hello->have, hello->n_have, hello->authority_have,
                 hello->n_authority_have, hello->credit, true);
         peer->need_their_full = false;
+    } else {
+        const char *authority_name = rules_authority(self->rules);
+        if (authority_name && strcmp(peer->name, authority_name) == 0 && hello->n_have) {
+            const struct core_vv *whole = peer->their_have;
+            size_t hint = 0; // both sorted: one walk
+            for (size_t i = 0; i < whole->count; i++)
+                vv_raise_hinted(self->authority_have, whole->entries[i].origin,
+                                whole->entries[i].seq, &hint);
+        }
+        on_have(self, peer, NULL, 0, hello->authority_have, hello->n_authority_have,
+                hello->credit, true);
     }
+    graft_behind(self, peer, hello, full);
     if (peer->wants_full)
         send_hello(self, peer);
 }
@@ -999,6 +1214,7 @@ core_peer_receive(core_t *self, const char *peer_name, const uint8_t *bytes, siz
         return;
     }
     peer->last_receive_ms = wall_ms;
+    peer->silent = false;
     const char *authority_name = rules_authority(self->rules);
     if (authority_name && strcmp(peer_name, authority_name) == 0)
         self->authority_contact_ms = wall_ms;
@@ -1008,6 +1224,8 @@ core_peer_receive(core_t *self, const char *peer_name, const uint8_t *bytes, siz
         const Storemesh__Ack *ack = message->ack;
         if (ack->gap)
             rewind_sent(peer, ack->have, ack->n_have);
+        if (ack->prune || ack->graft)
+            set_lazy(peer, ack->have, ack->n_have, ack->prune);
         on_have(self, peer, ack->have, ack->n_have, ack->authority_have, ack->n_authority_have,
                 ack->credit, false);
     } else if (message->body_case == STOREMESH__PEER_MESSAGE__BODY_OPS) {
@@ -1032,12 +1250,51 @@ core_peer_link_up(core_t *self, const char *peer_name)
     // and tell it ours, which restarts its stream to us. Without this both wait
     // for the next timer, a second or (in a simulation) minutes away.
     peer->need_their_full = true;
+    vv_free(peer->authority_told); // and the authority's vector whole, as it may have restarted
+    peer->authority_told = NULL;
+    // Its prunes and what it was behind on were about a link, perhaps a life, that
+    // is gone: push it everything again until it prunes anew.
+    peer->lazy->count = 0;
+    peer->lazy->changes++;
+    peer->behind->count = 0;
+    peer->caught_up = false;
     send_hello(self, peer);
+}
+
+// A peer went silent (peer_timeout_ms without a message): the origins it was
+// pushing to us reach us no more. Graft them from every peer still heard from, at
+// once, rather than one Hello period per hop later (docs/PROTOCOL.md "Sending").
+static void
+graft_from_others(core_t *self, const core_peer_state_t *silent)
+{
+    const char **names = calloc(self->origin_count ? self->origin_count : 1, sizeof *names);
+    if (!names)
+        return;
+    size_t count = 0;
+    for (size_t i = 0; i < self->origin_count; i++)
+        if (strcmp(self->origins[i].last_from, silent->name) == 0)
+            names[count++] = self->origins[i].name;
+    for (size_t i = 0; count > 0 && i < self->peer_count; i++) {
+        core_peer_state_t *peer = &self->peers[i];
+        if (peer == silent || !peer->exchange || peer->silent || peer->last_receive_ms == 0)
+            continue;
+        send_ack(self, peer, names, count, ACK_GRAFT);
+        self->counters.grafts += count;
+    }
+    free(names);
 }
 
 void
 core_replicate_tick(core_t *self)
 {
+    for (size_t i = 0; i < self->peer_count; i++) {
+        core_peer_state_t *peer = &self->peers[i];
+        if (peer->exchange && !peer->silent && peer->last_receive_ms > 0 &&
+            self->now_ms >= peer->last_receive_ms + self->peer_timeout_ms) {
+            peer->silent = true; // until its next message
+            graft_from_others(self, peer);
+        }
+    }
     // A wall clock stepped back (an NTP fix, a dead RTC battery reading 1970) would
     // otherwise silence our Hellos until it caught up again, years later: the
     // partition simulator found that. Re-arm the timer from the clock as it reads now.
@@ -1077,7 +1334,7 @@ core_replicate_after_write(core_t *self, const core_batch_t *batch)
         // messages of a mesh at low rates, where each batch is one operation.
         if (peer->batches_unacked >= CORE_ACK_EVERY_BATCHES) {
             peer->batches_unacked = 0;
-            send_ack(self, peer, origins, count, false);
+            send_ack(self, peer, origins, count, ACK_WRITTEN);
         }
         pump(self, peer); // new operations on disk: stream them
     }
@@ -1091,9 +1348,17 @@ peer_state_free(core_peer_state_t *peer)
     vv_free(peer->their_have);
     vv_free(peer->sent);
     vv_free(peer->last_hello);
+    vv_free(peer->authority_told);
+    vv_free(peer->authority_heard);
+    vv_free(peer->lazy);
+    vv_free(peer->behind);
+    peer->lazy = NULL;
+    peer->behind = NULL;
     peer->their_have = NULL;
     peer->sent = NULL;
     peer->last_hello = NULL;
+    peer->authority_told = NULL;
+    peer->authority_heard = NULL;
 }
 
 int
@@ -1113,14 +1378,20 @@ core_set_peers(core_t *self, const core_peer_t *peers, size_t count)
             old->their_have = NULL;
             old->sent = NULL;
             old->last_hello = NULL;
+            old->authority_told = NULL;
+            old->authority_heard = NULL;
+            old->lazy = NULL;
+            old->behind = NULL;
         } else {
             table[i].their_have = vv_new();
             table[i].sent = vv_new();
+            table[i].lazy = vv_new();
+            table[i].behind = vv_new();
             snprintf(table[i].name, sizeof table[i].name, "%s", peers[i].name);
             memcpy(table[i].public_key, peers[i].public_key, sizeof table[i].public_key);
         }
         table[i].exchange = peers[i].exchange;
-        if (!table[i].their_have || !table[i].sent) {
+        if (!table[i].their_have || !table[i].sent || !table[i].lazy || !table[i].behind) {
             for (size_t k = 0; k <= i; k++)
                 peer_state_free(&table[k]);
             free(table);

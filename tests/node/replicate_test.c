@@ -46,6 +46,7 @@ typedef struct {
     uint64_t hellos_idle;    // Hellos carrying only its digest
     uint64_t hellos_changed; // Hellos carrying the entries changed since the last, and the digest
     size_t changed_entries_max; // the most entries one of those carried
+    size_t authority_entries_max; // the most authority entries an idle or changed Hello carried
 } mesh_t;
 
 static int
@@ -191,6 +192,8 @@ mesh_run(mesh_t *mesh, int rounds_max)
                     if (hello->n_have > mesh->changed_entries_max)
                         mesh->changed_entries_max = hello->n_have;
                 }
+                if (hello->have_digest.len && hello->n_authority_have > mesh->authority_entries_max)
+                    mesh->authority_entries_max = hello->n_authority_have;
             }
             storemesh__peer_message__free_unpacked(decoded, NULL);
             core_peer_receive(mesh->nodes[message->to].core, mesh->nodes[message->from].name,
@@ -397,5 +400,86 @@ Test(replicate, a_link_that_connects_restarts_both_streams_at_once)
     cr_assert_eq(stock(&mesh, 1, "sku-1"), 10, "the link-up Hello restarts a's stream to b");
     cr_assert_eq(stock(&mesh, 0, "sku-2"), 20, "and b's stream to a");
     test_anti_entropy_ms = 0;
+    mesh_free(&mesh);
+}
+
+static uint64_t
+repeats_in_mesh(const mesh_t *mesh)
+{
+    uint64_t repeats = 0;
+    for (int i = 0; i < mesh->count; i++)
+        repeats += core_counters(mesh->nodes[i].core)->repeats;
+    return repeats;
+}
+
+// Four nodes, each linked to every other: without pruning, every batch reaches
+// each node once directly and twice more through the other two.
+Test(replicate, a_mesh_with_many_paths_carries_each_batch_once_after_pruning)
+{
+    static const char *const names[] = {"branch-a", "branch-b", "branch-c", "cloud"};
+    mesh_t mesh;
+    mesh_init(&mesh, names, 4);
+    mesh_run(&mesh, 2);
+    for (int batch = 0; batch < 4; batch++) {
+        submit(&mesh, 0, "stock", "sku-1", "on_hand", "add", "1", 5);
+        submit(&mesh, 2, "stock", "sku-2", "on_hand", "add", "1", 3);
+        mesh_run(&mesh, 3);
+    }
+    uint64_t learning = repeats_in_mesh(&mesh);
+    cr_assert_gt(learning, 0, "the relays push a's first batches too, and are pruned");
+    for (int batch = 0; batch < 20; batch++) {
+        submit(&mesh, 0, "stock", "sku-1", "on_hand", "add", "1", 5);
+        submit(&mesh, 2, "stock", "sku-2", "on_hand", "add", "1", 3);
+        mesh_run(&mesh, 3);
+    }
+    mesh_run(&mesh, 8);
+    cr_assert_eq(repeats_in_mesh(&mesh) - learning, 0,
+                 "after pruning no node receives a batch twice (%llu repeats)",
+                 (unsigned long long)(repeats_in_mesh(&mesh) - learning));
+    char first[65];
+    digest(&mesh, 0, first);
+    for (int i = 1; i < 4; i++) {
+        char other[65];
+        digest(&mesh, i, other);
+        cr_assert_str_eq(first, other, "node %d converged", i);
+        cr_assert_eq(stock(&mesh, i, "sku-1"), 120);
+        cr_assert_eq(stock(&mesh, i, "sku-2"), 72);
+    }
+    // The authority's vector, like ours, goes in Hellos as what changed.
+    cr_assert_leq(mesh.authority_entries_max, 2, "an idle or changed Hello carried %zu authority entries",
+                  mesh.authority_entries_max);
+    mesh_free(&mesh);
+}
+
+// Once the mesh has pruned down to one path per origin, cutting that path must not
+// leave a node without the origin's operations: the node grafts them from a peer
+// whose Hello shows it holds more.
+Test(replicate, a_cut_in_the_push_path_is_grafted_around)
+{
+    static const char *const names[] = {"branch-a", "branch-b", "branch-c", "cloud"};
+    mesh_t mesh;
+    mesh_init(&mesh, names, 4);
+    mesh_run(&mesh, 2);
+    for (int batch = 0; batch < 6; batch++) {
+        submit(&mesh, 0, "stock", "sku-1", "on_hand", "add", "1", 5);
+        mesh_run(&mesh, 3);
+    }
+    mesh_run(&mesh, 8);
+    cr_assert_eq(stock(&mesh, 2, "sku-1"), 30);
+    uint64_t grafts_before = core_counters(mesh.nodes[2].core)->grafts;
+    mesh.link[0][2] = mesh.link[2][0] = false; // a's direct path to c, the one left after pruning
+    for (int batch = 0; batch < 4; batch++) {
+        submit(&mesh, 0, "stock", "sku-1", "on_hand", "add", "1", 5);
+        mesh_run(&mesh, 3);
+    }
+    mesh_run(&mesh, 12);
+    cr_assert_gt(core_counters(mesh.nodes[2].core)->grafts, grafts_before,
+                 "c asked b or the cloud to push a's operations again");
+    cr_assert_eq(stock(&mesh, 2, "sku-1"), 50, "c has every batch a wrote after the cut");
+    char a[65];
+    char c[65];
+    digest(&mesh, 0, a);
+    digest(&mesh, 2, c);
+    cr_assert_str_eq(a, c);
     mesh_free(&mesh);
 }
