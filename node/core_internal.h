@@ -57,6 +57,8 @@ typedef struct {
     uint64_t advanced_generation;           // have_generation when durable_seq last grew
     char last_from[CRDT_NAME_MAX + 1];      // the peer its newest staged operations came from
     uint64_t staged_ms;                     // when they came (the core's clock)
+    uint64_t have_hashed_seq;               // our_have_digest's cache: the seq have_hash is of
+    uint64_t have_hash[4];
     bool has_key;                           // public_key is known (a peer, or this node)
     uint8_t public_key[crypto_sign_PUBLICKEYBYTES];
 } core_origin_t;
@@ -119,6 +121,7 @@ typedef struct {
     struct core_vv *lazy;
     struct core_vv *behind;
     bool silent;                // no message for peer_timeout_ms: its pushes were grafted elsewhere
+    uint64_t hello_generation;  // have_generation when our last Hello to it was sent
 } core_peer_state_t;
 
 // One group-commit batch: its puts, the staged states it wrote (so later commands
@@ -203,6 +206,7 @@ struct core {
     core_peer_state_t *peers;
     size_t peer_count;
     struct core_vv *authority_have; // the authority's version vector as far as known
+    const core_batch_t *just_written; // during core_replicate_after_write: the batch written
     uint64_t next_hello_ms;
     core_send_t *sends; // FIFO of CORE_SEND_QUEUE_MAX
     size_t send_count;
