@@ -1235,7 +1235,9 @@ note_ahead(behind_scan_t *scan, const char *origin, uint64_t their_seq)
         return;
     const core_origin_t *found = core_origin_find(self, origin);
     bool recent = found && found->staged_ms + pending_keep_ms(self) > self->now_ms;
-    scan->rc = vv_raise(recent ? scan->behind : scan->graft, origin, their_seq);
+    scan->rc = vv_raise(scan->behind, origin, their_seq); // looked at again at its next Hello
+    if (scan->rc == 0 && !recent)
+        scan->rc = vv_raise(scan->graft, origin, their_seq);
 }
 
 // After a Hello from the peer has been taken: push-path repair (docs/PROTOCOL.md
@@ -1253,10 +1255,16 @@ graft_behind(core_t *self, core_peer_state_t *peer, const Storemesh__Hello *hell
     }
     for (size_t i = 0; i < old->count && scan.rc == 0; i++) {
         const char *origin = old->entries[i].origin;
-        if (old->entries[i].seq > staged_seq(self, origin))
-            scan.rc = vv_raise(scan.graft, origin, 1); // a whole period, and still not here
-        else
-            note_ahead(&scan, origin, vv_get(peer->their_have, origin));
+        uint64_t their_seq = vv_get(peer->their_have, origin);
+        if (old->entries[i].seq > staged_seq(self, origin)) {
+            // A whole period, and still not here: graft, and look again at its next
+            // Hello (a graft can be lost too, and an idle Hello lists nothing).
+            scan.rc = vv_raise(scan.graft, origin, 1);
+            if (scan.rc == 0)
+                scan.rc = vv_raise(scan.behind, origin, their_seq);
+        } else {
+            note_ahead(&scan, origin, their_seq);
+        }
     }
     const struct core_vv *their = peer->their_have;
     for (size_t i = 0; full && i < their->count; i++)
@@ -1361,7 +1369,9 @@ core_peer_receive(core_t *self, const char *peer_name, const uint8_t *bytes, siz
         on_hello(self, peer, message->hello);
     } else if (message->body_case == STOREMESH__PEER_MESSAGE__BODY_ACK) {
         const Storemesh__Ack *ack = message->ack;
-        if (ack->gap)
+        // A graft, like a gap, says where to stream from: what we sent of those origins
+        // since may be lost (that is often why it grafts).
+        if (ack->gap || ack->graft)
             rewind_sent(peer, ack->have, ack->n_have);
         if (ack->prune || ack->graft)
             set_lazy(peer, ack->have, ack->n_have, ack->prune);
