@@ -1369,9 +1369,10 @@ core_peer_receive(core_t *self, const char *peer_name, const uint8_t *bytes, siz
         on_hello(self, peer, message->hello);
     } else if (message->body_case == STOREMESH__PEER_MESSAGE__BODY_ACK) {
         const Storemesh__Ack *ack = message->ack;
-        // A graft, like a gap, says where to stream from: what we sent of those origins
-        // since may be lost (that is often why it grafts).
-        if (ack->gap || ack->graft)
+        // Not on a graft: a peer catching up on a long backlog grafts at each of its
+        // Hellos, and a rewind would send every batch in flight again each time.
+        // What was lost is sent again from its Hello, which restarts the stream.
+        if (ack->gap)
             rewind_sent(peer, ack->have, ack->n_have);
         if (ack->prune || ack->graft)
             set_lazy(peer, ack->have, ack->n_have, ack->prune);
@@ -1407,6 +1408,10 @@ core_peer_link_up(core_t *self, const char *peer_name)
     peer->lazy->changes++;
     peer->behind->count = 0;
     peer->caught_up = false;
+    // Nothing sent before the link came up is in flight: the Hello it answers with
+    // would otherwise keep the freshest batches waiting for an Ack that never comes.
+    peer->pending_count = 0;
+    peer->in_flight = 0;
     send_hello(self, peer);
 }
 
