@@ -73,7 +73,9 @@ name_prefix(const char *name)
     size_t i = 0;
     for (; i < 8 && name[i]; i++)
         prefix = prefix << 8 | (uint8_t)name[i];
-    return prefix << (8 * (8 - i)); // i == 8 shifts by 0; i == 0 gives 0
+    // Padded with zero bytes; an empty name (bad input, refused later) is 0, and a
+    // shift by 64 would be undefined (the fuzzer found it).
+    return i == 0 ? 0 : prefix << (8 * (8 - i));
 }
 
 // strcmp's sign for the entry's name against (prefix, name).
@@ -236,13 +238,27 @@ vv_raise_from_proto(struct core_vv *vv, Storemesh__VvEntry *const *entries, size
 
 // ---- what this node holds ----
 
+// What we hold of origin: on disk, or (staged) with the writes not yet on disk
+// included, which is what an incoming batch is checked against.
 static uint64_t
-held_seq(const core_t *self, const char *origin)
+origin_seq(const core_t *self, const char *origin, bool staged)
 {
     if (strcmp(origin, self->name) == 0)
         return self->durable.last_seq;
     const core_origin_t *found = core_origin_find(self, origin);
-    return found ? found->durable_seq : 0;
+    return !found ? 0 : staged ? found->staged_seq : found->durable_seq;
+}
+
+static uint64_t
+held_seq(const core_t *self, const char *origin)
+{
+    return origin_seq(self, origin, false);
+}
+
+static uint64_t
+staged_seq(const core_t *self, const char *origin)
+{
+    return origin_seq(self, origin, true);
 }
 
 // Our durable version vector as proto entries; storage holds count + 1 entries.
@@ -1203,16 +1219,6 @@ set_lazy(core_peer_state_t *peer, Storemesh__VvEntry *const *have, size_t count,
     }
     if (!prune)
         peer->caught_up = false; // look at the grafted origins again
-}
-
-// What we hold of origin, staged writes included: what a batch is checked against.
-static uint64_t
-staged_seq(const core_t *self, const char *origin)
-{
-    if (strcmp(origin, self->name) == 0)
-        return self->durable.last_seq;
-    const core_origin_t *found = core_origin_find(self, origin);
-    return found ? found->staged_seq : 0;
 }
 
 typedef struct {
