@@ -818,16 +818,22 @@ send_batch(core_t *self, const core_peer_state_t *peer, const char *origin, uint
     return sent;
 }
 
+// Whether to stream origin to the peer: we hold more than we sent it, it is not the
+// peer's own, and the peer did not prune it (sent again only once it grafts it).
+// The prune lookup is made only for an origin it lacks.
+static bool
+sendable(const core_peer_state_t *peer, const char *origin, uint64_t held, uint64_t sent)
+{
+    return held > sent && strcmp(origin, peer->name) != 0 && vv_get(peer->lazy, origin) == 0;
+}
+
 // The first origin (this node, then the others by name) the peer lacks, or NULL.
 static const char *
 next_lacking(const core_t *self, const core_peer_state_t *peer, uint64_t *from_seq)
 {
-    // Origins it pruned are sent only when it grafts them again; the lookup is made
-    // only for an origin it lacks.
-    if (strcmp(peer->name, self->name) != 0 &&
-        self->durable.last_seq > vv_get(peer->sent, self->name) &&
-        vv_get(peer->lazy, self->name) == 0) {
-        *from_seq = vv_get(peer->sent, self->name) + 1;
+    uint64_t own_sent = vv_get(peer->sent, self->name);
+    if (sendable(peer, self->name, self->durable.last_seq, own_sent)) {
+        *from_seq = own_sent + 1;
         return self->name;
     }
     if (peer->caught_up && self->just_written &&
@@ -841,8 +847,7 @@ next_lacking(const core_t *self, const core_peer_state_t *peer, uint64_t *from_s
             if (!origin)
                 continue;
             uint64_t sent = vv_get(peer->sent, origin->name);
-            if (origin->durable_seq > sent && strcmp(origin->name, peer->name) != 0 &&
-                vv_get(peer->lazy, origin->name) == 0) {
+            if (sendable(peer, origin->name, origin->durable_seq, sent)) {
                 *from_seq = sent + 1;
                 return origin->name;
             }
@@ -855,8 +860,7 @@ next_lacking(const core_t *self, const core_peer_state_t *peer, uint64_t *from_s
             if (origin->advanced_generation <= peer->caught_up_generation)
                 continue;
             uint64_t sent = vv_get(peer->sent, origin->name);
-            if (origin->durable_seq > sent && strcmp(origin->name, peer->name) != 0 &&
-                vv_get(peer->lazy, origin->name) == 0) {
+            if (sendable(peer, origin->name, origin->durable_seq, sent)) {
                 *from_seq = sent + 1;
                 return origin->name;
             }
@@ -875,8 +879,7 @@ next_lacking(const core_t *self, const core_peer_state_t *peer, uint64_t *from_s
         while (k < sent_vv->count && (order = entry_order(&sent_vv->entries[k], prefix, origin->name)) < 0)
             k++;
         uint64_t sent = k < sent_vv->count && order == 0 ? sent_vv->entries[k].seq : 0;
-        if (origin->durable_seq > sent && strcmp(origin->name, peer->name) != 0 &&
-            vv_get(peer->lazy, origin->name) == 0) {
+        if (sendable(peer, origin->name, origin->durable_seq, sent)) {
             *from_seq = sent + 1;
             return origin->name;
         }
