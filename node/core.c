@@ -318,6 +318,13 @@ core_is_busy(const core_t *self)
            self->staging->remote_operations > 0;
 }
 
+bool
+core_peer_input_paused(const core_t *self)
+{
+    return self->in_flight != NULL && self->staging->remote_operations > 0 &&
+           self->staging->batch.size_bytes >= CORE_STAGED_REMOTE_BYTES_MAX;
+}
+
 int
 core_pending_get(const core_t *self, store_cf_t cf, const uint8_t *key, size_t key_len,
                  const uint8_t **value, size_t *value_len)

@@ -43,6 +43,11 @@
 #define CORE_CHECKPOINT_BYTES (8u << 20) // changed field states held in memory at most
 #define CORE_PEER_CREDIT_BATCHES 16 // operation batches a peer may send unacknowledged
 #define CORE_ACK_EVERY_BATCHES 1  // received batches per Ack (every write that took some)
+// Peer operations staged while a write is in flight, in bytes of puts, before the
+// node asks its transport to stop reading peers (core_peer_input_paused): the next
+// write stays a few group commits long, and what a fast sender's credit window
+// holds beyond that waits in its compact wire form instead of in decoded copies.
+#define CORE_STAGED_REMOTE_BYTES_MAX (1u << 20)
 
 typedef enum {
     CORE_RESULT_OK = 0,
@@ -172,6 +177,11 @@ void core_write_done(core_t *self, uint64_t batch_id, int rc);
 bool core_next_effect(core_t *self, core_effect_t *effect);
 // True while commands are staged, waiting or in flight.
 bool core_is_busy(const core_t *self);
+// True while a write is in flight and the next batch already holds
+// CORE_STAGED_REMOTE_BYTES_MAX of peer operations: a transport should leave peer
+// messages unread until the write is done. Advisory: core_peer_receive still takes
+// whatever it is handed (the simulator delivers regardless).
+bool core_peer_input_paused(const core_t *self);
 
 // ---- reads (committed state only) ----
 

@@ -560,7 +560,10 @@ daemon_run(const char *data_dir)
     }
     // The event loop: the one unbounded loop, ended by SIGINT or SIGTERM.
     while (code == 0 && !stop_requested) {
-        void *peer_socket = links_socket(self.links);
+        // Peers wait while the next batch is already full (core.h); their messages
+        // stay in the transport, and the credit window bounds them there.
+        void *peer_socket =
+            core_peer_input_paused(self.core) ? NULL : links_socket(self.links);
         zmq_pollitem_t items[3] = {{.socket = self.socket, .events = ZMQ_POLLIN},
                                    {.socket = self.writer_socket, .events = ZMQ_POLLIN},
                                    {.socket = peer_socket, .events = ZMQ_POLLIN}};

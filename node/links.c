@@ -140,7 +140,7 @@ links_receive(links_t *self, core_t *core, uint64_t wall_ms)
 {
     if (!self->transport)
         return;
-    for (int i = 0; i < LINKS_RECEIVE_MESSAGES_MAX; i++) {
+    for (int i = 0; i < LINKS_RECEIVE_MESSAGES_MAX && !core_peer_input_paused(core); i++) {
         char peer[CRDT_NAME_MAX + 1];
         uint8_t *bytes = NULL;
         size_t len = 0;

@@ -47,6 +47,11 @@ typedef struct {
     uint64_t hellos_changed; // Hellos carrying the entries changed since the last, and the digest
     size_t changed_entries_max; // the most entries one of those carried
     size_t authority_entries_max; // the most authority entries an idle or changed Hello carried
+    // A node whose writes are held: its WRITE effect stays in flight until the test
+    // finishes it with mesh_finish_held_write.
+    bool hold_writes[MESH_NODES_MAX];
+    core_effect_t held[MESH_NODES_MAX];
+    bool holding[MESH_NODES_MAX];
 } mesh_t;
 
 static int
@@ -144,7 +149,11 @@ node_effects(mesh_t *mesh, int index)
     core_flush(node->core, mesh->now_ms);
     core_effect_t effect;
     while (core_next_effect(node->core, &effect)) {
-        if (effect.kind == CORE_EFFECT_WRITE) {
+        if (effect.kind == CORE_EFFECT_WRITE && mesh->hold_writes[index]) {
+            cr_assert(!mesh->holding[index], "one write in flight at a time");
+            mesh->held[index] = effect;
+            mesh->holding[index] = true;
+        } else if (effect.kind == CORE_EFFECT_WRITE) {
             char err[256];
             int rc = store_rocks_write(node->store, effect.batch, effect.sync, err, sizeof err);
             cr_assert_eq(rc, 0, "%s", err);
@@ -161,6 +170,21 @@ node_effects(mesh_t *mesh, int index)
                 (wire_t){.from = index, .to = to, .bytes = copy, .len = effect.len};
         }
     }
+}
+
+// Writes a held batch and tells its core, as a slow disk finally would.
+static void
+mesh_finish_held_write(mesh_t *mesh, int index)
+{
+    cr_assert(mesh->holding[index]);
+    node_t *node = &mesh->nodes[index];
+    char err[256];
+    const core_effect_t *effect = &mesh->held[index];
+    int rc = store_rocks_write(node->store, effect->batch, effect->sync, err, sizeof err);
+    cr_assert_eq(rc, 0, "%s", err);
+    mesh->holding[index] = false;
+    core_write_done(node->core, effect->batch_id, rc);
+    core_flush(node->core, mesh->now_ms);
 }
 
 // Runs rounds of: tick, effects, deliver everything on the wire. Returns the rounds.
@@ -481,5 +505,40 @@ Test(replicate, a_cut_in_the_push_path_is_grafted_around)
     digest(&mesh, 0, a);
     digest(&mesh, 2, c);
     cr_assert_str_eq(a, c);
+    mesh_free(&mesh);
+}
+
+// A receiver whose disk is slow stages what peers send while its write is in flight,
+// and asks its transport to stop reading peers once that reaches
+// CORE_STAGED_REMOTE_BYTES_MAX, so a fast sender's credit window waits on the wire
+// rather than decoded in memory; the write done, it reads again, and nothing is lost.
+Test(replicate, a_receiver_with_a_slow_write_pauses_peer_input_at_its_bound)
+{
+    static const char *const names[] = {"branch-a", "branch-b"};
+    mesh_t mesh;
+    mesh_init(&mesh, names, 2);
+    mesh_run(&mesh, 2);
+    submit(&mesh, 0, "stock", "sku-1", "on_hand", "add", "1", 14000); // 20 batches of 700
+    mesh.hold_writes[1] = true;
+    submit(&mesh, 1, "stock", "sku-2", "on_hand", "add", "1", 1); // b's own write, held
+    cr_assert(mesh.holding[1], "b's write is in flight");
+    cr_assert_not(core_peer_input_paused(mesh.nodes[1].core), "nothing from peers staged yet");
+    mesh_run(&mesh, 12);
+    cr_assert_gt(core_counters(mesh.nodes[0].core)->batches_sent, 0, "a streamed to b");
+    cr_assert(core_peer_input_paused(mesh.nodes[1].core),
+              "16 batches of credit are more than the staging bound: b pauses its peers");
+    mesh.hold_writes[1] = false;
+    mesh_finish_held_write(&mesh, 1);
+    cr_assert_not(core_peer_input_paused(mesh.nodes[1].core),
+                  "the staged batch went to disk: b reads its peers again");
+    mesh_run(&mesh, 60);
+    cr_assert_eq(stock(&mesh, 1, "sku-1"), 14000);
+    cr_assert_eq(stock(&mesh, 0, "sku-2"), 1);
+    cr_assert_eq(core_counters(mesh.nodes[1].core)->operations_received, 14000);
+    char a[65];
+    char b[65];
+    digest(&mesh, 0, a);
+    digest(&mesh, 1, b);
+    cr_assert_str_eq(a, b);
     mesh_free(&mesh);
 }
