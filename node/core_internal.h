@@ -74,6 +74,7 @@ typedef struct {
 #define CORE_PEERS_MAX 1024
 typedef struct {
     char name[CRDT_NAME_MAX + 1];
+    uint64_t name_prefix;       // its first 8 bytes as a number: peer_find compares these first
     uint8_t public_key[crypto_sign_PUBLICKEYBYTES];
     struct core_vv *their_have; // its version vector, from its last Hello or Ack
     struct core_vv *sent;       // their_have advanced by what we sent since
@@ -208,6 +209,10 @@ struct core {
     struct core_vv *authority_have; // the authority's version vector as far as known
     const core_batch_t *just_written; // during core_replicate_after_write: the batch written
     uint64_t next_hello_ms;
+    // No peer can fall silent before this (the earliest last_receive_ms +
+    // peer_timeout_ms of those that can): core_replicate_tick skips its scan of a
+    // cloud's hundreds of peers on every event until then. 0: scan at the next tick.
+    uint64_t next_silence_ms;
     core_send_t *sends; // FIFO of CORE_SEND_QUEUE_MAX
     size_t send_count;
     core_send_t send_handed_out;

@@ -510,11 +510,14 @@ our_have_digest(core_t *self, uint8_t out[CORE_HASH_BYTES])
 static core_peer_state_t *
 peer_find(const core_t *self, const char *name)
 {
+    uint64_t prefix = name_prefix(name);
     size_t low = 0;
     size_t high = self->peer_count;
     while (low < high) {
         size_t mid = low + (high - low) / 2;
-        int order = strcmp(self->peers[mid].name, name);
+        const core_peer_state_t *peer = &self->peers[mid];
+        int order = peer->name_prefix != prefix ? (peer->name_prefix < prefix ? -1 : 1)
+                                                : strcmp(peer->name, name);
         if (order == 0)
             return &self->peers[mid];
         if (order < 0)
@@ -1371,6 +1374,8 @@ core_peer_receive(core_t *self, const char *peer_name, const uint8_t *bytes, siz
     }
     peer->last_receive_ms = wall_ms;
     peer->silent = false;
+    if (wall_ms + self->peer_timeout_ms < self->next_silence_ms)
+        self->next_silence_ms = wall_ms + self->peer_timeout_ms; // a clock stepped back
     const char *authority_name = rules_authority(self->rules);
     if (authority_name && strcmp(peer_name, authority_name) == 0)
         self->authority_contact_ms = wall_ms;
@@ -1450,13 +1455,21 @@ graft_from_others(core_t *self, const core_peer_state_t *silent)
 void
 core_replicate_tick(core_t *self)
 {
-    for (size_t i = 0; i < self->peer_count; i++) {
-        core_peer_state_t *peer = &self->peers[i];
-        if (peer->exchange && !peer->silent && peer->last_receive_ms > 0 &&
-            self->now_ms >= peer->last_receive_ms + self->peer_timeout_ms) {
-            peer->silent = true; // until its next message
-            graft_from_others(self, peer);
+    if (self->now_ms >= self->next_silence_ms) {
+        uint64_t next = UINT64_MAX;
+        for (size_t i = 0; i < self->peer_count; i++) {
+            core_peer_state_t *peer = &self->peers[i];
+            if (!peer->exchange || peer->silent || peer->last_receive_ms == 0)
+                continue;
+            uint64_t deadline = peer->last_receive_ms + self->peer_timeout_ms;
+            if (self->now_ms >= deadline) {
+                peer->silent = true; // until its next message
+                graft_from_others(self, peer);
+            } else if (deadline < next) {
+                next = deadline;
+            }
         }
+        self->next_silence_ms = next;
     }
     // A wall clock stepped back (an NTP fix, a dead RTC battery reading 1970) would
     // otherwise silence our Hellos until it caught up again, years later: the
@@ -1553,6 +1566,7 @@ core_set_peers(core_t *self, const core_peer_t *peers, size_t count)
             table[i].lazy = vv_new();
             table[i].behind = vv_new();
             snprintf(table[i].name, sizeof table[i].name, "%s", peers[i].name);
+            table[i].name_prefix = name_prefix(table[i].name);
             memcpy(table[i].public_key, peers[i].public_key, sizeof table[i].public_key);
         }
         table[i].exchange = peers[i].exchange;
@@ -1575,6 +1589,7 @@ core_set_peers(core_t *self, const core_peer_t *peers, size_t count)
     self->peers = table;
     self->peer_count = count;
     self->next_hello_ms = 0; // greet the new table at the next tick
+    self->next_silence_ms = 0;
     return 0;
 }
 

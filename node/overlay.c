@@ -6,11 +6,13 @@
 
 #include "sm_error.h"
 
+// An entry's key and value share one allocation, the value right after the key:
+// one malloc per new key instead of two (the merge path puts millions).
 typedef struct {
     store_cf_t cf;
-    uint8_t *key;
+    uint8_t *key; // the allocation
     size_t key_len;
-    uint8_t *value;
+    uint8_t *value; // key + key_len
     size_t value_len;
     size_t value_cap; // bytes allocated for value
     uint64_t hash;
@@ -53,10 +55,8 @@ overlay_new(void)
 void
 overlay_clear(overlay_t *self)
 {
-    for (size_t i = 0; i < self->count; i++) {
-        free(self->entries[i].key);
-        free(self->entries[i].value);
-    }
+    for (size_t i = 0; i < self->count; i++)
+        free(self->entries[i].key); // and the value after it
     self->count = 0;
     memset(self->slots, 0, self->slot_count * sizeof *self->slots);
 }
@@ -126,10 +126,11 @@ overlay_put(overlay_t *self, store_cf_t cf, const uint8_t *key, size_t key_len,
     if (self->slots[slot] != 0) {
         entry_t *entry = &self->entries[self->slots[slot] - 1];
         if (value_len > entry->value_cap) {
-            uint8_t *grown = realloc(entry->value, value_len);
+            uint8_t *grown = realloc(entry->key, entry->key_len + value_len);
             if (!grown)
                 return -SM_ENOMEM;
-            entry->value = grown;
+            entry->key = grown;
+            entry->value = grown + entry->key_len;
             entry->value_cap = value_len;
         }
         if (value_len)
@@ -137,38 +138,32 @@ overlay_put(overlay_t *self, store_cf_t cf, const uint8_t *key, size_t key_len,
         entry->value_len = value_len;
         return 0;
     }
-    uint8_t *value_copy = malloc(value_len ? value_len : 1);
-    if (!value_copy)
-        return -SM_ENOMEM;
-    if (value_len)
-        memcpy(value_copy, value, value_len);
     if (self->count == self->cap) {
         size_t cap = self->cap ? self->cap * 2 : 64;
         entry_t *entries = realloc(self->entries, cap * sizeof *entries);
         if (!entries)
-            goto fail_free_value;
+            return -SM_ENOMEM;
         self->entries = entries;
         self->cap = cap;
     }
-    uint8_t *key_copy = malloc(key_len ? key_len : 1);
-    if (!key_copy)
-        goto fail_free_value;
-    memcpy(key_copy, key, key_len);
+    size_t value_cap = value_len ? value_len : 1;
+    uint8_t *block = malloc(key_len + value_cap);
+    if (!block)
+        return -SM_ENOMEM;
+    memcpy(block, key, key_len);
+    if (value_len)
+        memcpy(block + key_len, value, value_len);
     self->entries[self->count] = (entry_t){.cf = cf,
-                                           .key = key_copy,
+                                           .key = block,
                                            .key_len = key_len,
-                                           .value = value_copy,
+                                           .value = block + key_len,
                                            .value_len = value_len,
-                                           .value_cap = value_len ? value_len : 1,
+                                           .value_cap = value_cap,
                                            .hash = hash};
     self->slots[slot] = (uint32_t)(++self->count);
     if (self->count * 2 > self->slot_count)
         return grow(self);
     return 0;
-
-fail_free_value:
-    free(value_copy);
-    return -SM_ENOMEM;
 }
 
 int
