@@ -542,3 +542,28 @@ Test(replicate, a_receiver_with_a_slow_write_pauses_peer_input_at_its_bound)
     cr_assert_str_eq(a, b);
     mesh_free(&mesh);
 }
+
+// A peer that stops talking is noticed peer_timeout_ms (5 Hello periods here) after
+// its last message, and the origins that came from it are grafted from the others;
+// also when the clock stepped back an hour while it was still talking, which moves
+// the moment it can fall silent back with it.
+Test(replicate, a_silent_peer_is_noticed_after_its_timeout_also_after_a_clock_step_back)
+{
+    static const char *const names[] = {"branch-a", "branch-b", "branch-c"};
+    mesh_t mesh;
+    mesh_init(&mesh, names, 3);
+    mesh_run(&mesh, 4);
+    submit(&mesh, 0, "stock", "sku-1", "on_hand", "add", "1", 5);
+    mesh_run(&mesh, 8);
+    cr_assert_eq(stock(&mesh, 2, "sku-1"), 5, "c took a's operations, from a itself");
+    mesh.now_ms -= 3600 * 1000; // every clock steps back an hour (an NTP fix)
+    mesh_run(&mesh, 4);         // and a is heard at the new time
+    uint64_t grafts = core_counters(mesh.nodes[2].core)->grafts;
+    mesh.link[0][2] = mesh.link[2][0] = false; // then c hears nothing more from a
+    mesh_run(&mesh, 12);                       // 3 s: a is only quiet
+    cr_assert_eq(core_counters(mesh.nodes[2].core)->grafts, grafts, "not silent yet");
+    mesh_run(&mesh, 12); // 6 s: past the 5 s timeout
+    cr_assert_gt(core_counters(mesh.nodes[2].core)->grafts, grafts,
+                 "c noticed that a went silent and asked b for a's operations");
+    mesh_free(&mesh);
+}
