@@ -253,6 +253,7 @@ sink_catch_up(const bench_children_t *children, pair_node_t *sink, uint64_t ops,
             break;
         }
         if (waitpid(sink->pid, NULL, WNOHANG) == sink->pid) {
+            bench_child_reaped(sink->pid);
             fprintf(stderr, "the sink exited during the catch-up; see %s\n", children->log);
             sink->pid = -1;
             rc = -1;

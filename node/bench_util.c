@@ -29,6 +29,64 @@ extern char **environ;
 #define BENCH_STOP_WAIT_MS 120000 // the node exits within this after SIGTERM
 #define BENCH_HLC_BASE_MS UINT64_C(1700000000000) // a realistic wall clock for stamps
 
+// ---- interruption ----
+
+// Children running now (0: a free slot), so that a SIGINT, SIGTERM or SIGHUP to the
+// benchmark stops its nodes instead of leaving them running: a node started by a
+// benchmark that was killed would otherwise keep its data directory open and its
+// Hellos going for good. Only async-signal-safe calls in the handler.
+#define BENCH_CHILDREN_MAX 64
+static volatile sig_atomic_t live_children[BENCH_CHILDREN_MAX];
+static char interrupt_message[PATH_MAX + 128];
+static size_t interrupt_message_len;
+
+static void
+on_interrupt(int signal_number)
+{
+    for (int i = 0; i < BENCH_CHILDREN_MAX; i++)
+        if (live_children[i] > 0)
+            kill((pid_t)live_children[i], SIGTERM);
+    if (interrupt_message_len && write(STDERR_FILENO, interrupt_message, interrupt_message_len))
+        interrupt_message_len = 0;
+    signal(signal_number, SIG_DFL);
+    raise(signal_number);
+}
+
+static void
+interrupts_install(const char *root)
+{
+    int len = snprintf(interrupt_message, sizeof interrupt_message,
+                       "storemesh bench: interrupted; its nodes were told to stop; data kept "
+                       "in %s\n",
+                       root);
+    interrupt_message_len = len > 0 && (size_t)len < sizeof interrupt_message ? (size_t)len : 0;
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = on_interrupt;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, NULL);
+    sigaction(SIGTERM, &action, NULL);
+    sigaction(SIGHUP, &action, NULL);
+}
+
+static void
+child_note(pid_t pid)
+{
+    for (int i = 0; i < BENCH_CHILDREN_MAX; i++)
+        if (live_children[i] == 0) {
+            live_children[i] = (sig_atomic_t)pid;
+            return;
+        }
+}
+
+void
+bench_child_reaped(pid_t pid)
+{
+    for (int i = 0; i < BENCH_CHILDREN_MAX; i++)
+        if (live_children[i] == (sig_atomic_t)pid)
+            live_children[i] = 0; // its pid may be another process's from now on
+}
+
 double
 bench_seconds_since(const struct timespec *since)
 {
@@ -67,6 +125,7 @@ bench_make_root(const char *parent, char *root)
                 parent, strerror(errno));
         return -1;
     }
+    interrupts_install(root);
     return 0;
 }
 
@@ -262,7 +321,23 @@ bench_spawn(const bench_children_t *children, char *const argv[], const char *ou
                                      O_WRONLY | O_CREAT | O_TRUNC, 0644);
     posix_spawn_file_actions_addopen(&actions, 2, children->log, O_WRONLY | O_CREAT | O_APPEND,
                                      0644);
-    int rc = posix_spawn(pid, children->exe, &actions, NULL, argv, environ);
+    // The interrupt handler must not miss a child spawned just as a signal comes.
+    sigset_t blocked;
+    sigset_t previous;
+    sigemptyset(&blocked);
+    sigaddset(&blocked, SIGINT);
+    sigaddset(&blocked, SIGTERM);
+    sigaddset(&blocked, SIGHUP);
+    sigprocmask(SIG_BLOCK, &blocked, &previous);
+    posix_spawnattr_t attributes;
+    posix_spawnattr_init(&attributes);
+    posix_spawnattr_setsigmask(&attributes, &previous); // the child runs unblocked
+    posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK);
+    int rc = posix_spawn(pid, children->exe, &actions, &attributes, argv, environ);
+    if (rc == 0)
+        child_note(*pid);
+    sigprocmask(SIG_SETMASK, &previous, NULL);
+    posix_spawnattr_destroy(&attributes);
     posix_spawn_file_actions_destroy(&actions);
     return rc;
 }
@@ -284,6 +359,7 @@ bench_run(const bench_children_t *children, char *const argv[], const char *out_
         if (errno != EINTR)
             return -1;
     }
+    bench_child_reaped(pid);
     if (rss_kb)
         *rss_kb = (uint64_t)usage.ru_maxrss;
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
@@ -303,6 +379,7 @@ bench_node_start(const bench_children_t *children, const char *node_dir, pid_t *
         if (bench_run(children, status_argv, NULL, NULL) == 0)
             return 0;
         if (waitpid(*pid, NULL, WNOHANG) == *pid) {
+            bench_child_reaped(*pid);
             fprintf(stderr, "the node on '%s' exited while starting; see %s\n", node_dir,
                     children->log);
             return -1;
@@ -314,6 +391,7 @@ bench_node_start(const bench_children_t *children, const char *node_dir, pid_t *
             children->log);
     kill(*pid, SIGKILL);
     waitpid(*pid, NULL, 0);
+    bench_child_reaped(*pid);
     return -1;
 }
 
@@ -323,8 +401,10 @@ bench_node_stop(pid_t pid)
     kill(pid, SIGTERM);
     int status = 0;
     for (int waited_ms = 0; waited_ms < BENCH_STOP_WAIT_MS; waited_ms += 10) {
-        if (waitpid(pid, &status, WNOHANG) == pid)
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            bench_child_reaped(pid);
             return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+        }
         struct timespec pause = {.tv_nsec = 10 * 1000000};
         nanosleep(&pause, NULL);
     }
@@ -332,6 +412,7 @@ bench_node_stop(pid_t pid)
             BENCH_STOP_WAIT_MS / 1000);
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
+    bench_child_reaped(pid);
     return -1;
 }
 

@@ -56,6 +56,11 @@ typedef struct {
     const char *log; // every child's stderr is appended here
 } bench_children_t;
 
+// Every child started here is noted until it is reaped: once bench_make_root has
+// made the run's directory, a SIGINT, SIGTERM or SIGHUP stops the children running
+// (SIGTERM), says where the data was kept, and ends the benchmark by that signal.
+// A caller that reaps a child itself says so with bench_child_reaped.
+void bench_child_reaped(pid_t pid);
 // Starts exe with argv, stdin from /dev/null, stdout to out_path (NULL: /dev/null).
 // 0 with *pid set, or an errno value.
 int bench_spawn(const bench_children_t *children, char *const argv[], const char *out_path,

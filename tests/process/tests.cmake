@@ -17,7 +17,8 @@ set_tests_properties(process_crash_safety PROPERTIES
   TIMEOUT 180 ENVIRONMENT "${SM_PROCESS_ENV}")
 
 foreach(script IN ITEMS cli_basics idempotency rules_cli bad_input limits disk_full peers_cli
-                       mesh_converge mesh_relay mesh_catchup mesh_security netns_partition)
+                       mesh_converge mesh_relay mesh_catchup mesh_security netns_partition
+                       bench_interrupt)
   add_test(NAME process_${script} COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/${script}.sh)
   # lib.sh's watchdog ends a script after 100 s, before this timeout, so that it
   # always cleans up its nodes. Exit 77: skipped (disk_full needs root for a tmpfs,
