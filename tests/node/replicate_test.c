@@ -261,6 +261,18 @@ digest(mesh_t *mesh, int index, char hex[65])
     cr_assert_eq(core_digest(mesh->nodes[index].core, hex, &fields), 0);
 }
 
+// Nodes i and j hold byte-identical state.
+static void
+assert_same_digest(mesh_t *mesh, int i, int j)
+{
+    char first[65];
+    char second[65];
+    digest(mesh, i, first);
+    digest(mesh, j, second);
+    cr_assert_str_eq(first, second, "%s and %s hold the same state", mesh->nodes[i].name,
+                     mesh->nodes[j].name);
+}
+
 static int64_t
 stock(mesh_t *mesh, int index, const char *key)
 {
@@ -282,11 +294,7 @@ Test(replicate, two_branches_converge_to_the_same_digest)
     submit(&mesh, 1, "stock", "sku-1", "on_hand", "add", "-1", 300);
     submit(&mesh, 1, "customer", "c-1", "tags", "add", "vip", 1);
     mesh_run(&mesh, 40);
-    char a[65];
-    char b[65];
-    digest(&mesh, 0, a);
-    digest(&mesh, 1, b);
-    cr_assert_str_eq(a, b, "both nodes hold the same state");
+    assert_same_digest(&mesh, 0, 1);
     cr_assert_eq(stock(&mesh, 0, "sku-1"), 2200);
     cr_assert_eq(core_counters(mesh.nodes[1].core)->operations_received, 2500);
     core_peer_status_t status[1];
@@ -395,11 +403,7 @@ Test(replicate, a_restarted_node_resumes_where_it_stopped)
     mesh.wire_count = 0; // what was in flight to the old process is lost
     mesh_run(&mesh, 40);
     cr_assert_eq(stock(&mesh, 1, "sku-1"), 1500, "no gap and no duplicate after the restart");
-    char a[65];
-    char b[65];
-    digest(&mesh, 0, a);
-    digest(&mesh, 1, b);
-    cr_assert_str_eq(a, b);
+    assert_same_digest(&mesh, 0, 1);
     mesh_free(&mesh);
 }
 
@@ -500,11 +504,7 @@ Test(replicate, a_cut_in_the_push_path_is_grafted_around)
     cr_assert_gt(core_counters(mesh.nodes[2].core)->grafts, grafts_before,
                  "c asked b or the cloud to push a's operations again");
     cr_assert_eq(stock(&mesh, 2, "sku-1"), 50, "c has every batch a wrote after the cut");
-    char a[65];
-    char c[65];
-    digest(&mesh, 0, a);
-    digest(&mesh, 2, c);
-    cr_assert_str_eq(a, c);
+    assert_same_digest(&mesh, 0, 2);
     mesh_free(&mesh);
 }
 
@@ -535,11 +535,7 @@ Test(replicate, a_receiver_with_a_slow_write_pauses_peer_input_at_its_bound)
     cr_assert_eq(stock(&mesh, 1, "sku-1"), 14000);
     cr_assert_eq(stock(&mesh, 0, "sku-2"), 1);
     cr_assert_eq(core_counters(mesh.nodes[1].core)->operations_received, 14000);
-    char a[65];
-    char b[65];
-    digest(&mesh, 0, a);
-    digest(&mesh, 1, b);
-    cr_assert_str_eq(a, b);
+    assert_same_digest(&mesh, 0, 1);
     mesh_free(&mesh);
 }
 
