@@ -57,3 +57,73 @@ Test(overlay, grows_and_keeps_every_entry)
     cr_assert_eq(overlay_count(overlay), 0);
     overlay_destroy(&overlay);
 }
+
+typedef struct {
+    char keys[64][16];
+    size_t seen;
+} each_t;
+
+static int
+note_key(void *arg, const uint8_t *key, size_t key_len, const uint8_t *value, size_t value_len)
+{
+    (void)value, (void)value_len;
+    each_t *each = arg;
+    cr_assert_lt(key_len, sizeof each->keys[0]);
+    memcpy(each->keys[each->seen], key, key_len);
+    each->keys[each->seen++][key_len] = 0;
+    return 0;
+}
+
+// Key and value share one allocation, which moves when a value outgrows it: after
+// seeded rounds of overwrites that grow and shrink values, every key is intact and
+// every value is the last one put, against a plain array as the reference.
+Test(overlay, values_that_grow_and_shrink_keep_their_keys)
+{
+    enum { KEYS = 64, ROUNDS = 20000, VALUE_MAX = 300 };
+    const uint64_t seed = 7;
+    uint64_t rng = seed;
+    static uint8_t expected[KEYS][VALUE_MAX];
+    size_t expected_len[KEYS] = {0};
+    bool present[KEYS] = {false};
+    overlay_t *overlay = overlay_new();
+    cr_assert_not_null(overlay);
+    char key[16];
+    for (int round = 0; round < ROUNDS; round++) {
+        rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+        size_t k = (size_t)(rng >> 33) % KEYS;
+        size_t len = (size_t)(rng >> 45) % (VALUE_MAX + 1);
+        for (size_t i = 0; i < len; i++)
+            expected[k][i] = (uint8_t)(round + i);
+        expected_len[k] = len;
+        present[k] = true;
+        int key_len = snprintf(key, sizeof key, "key-%02zu", k);
+        cr_assert_eq(overlay_put(overlay, STORE_CF_STATE, (const uint8_t *)key, (size_t)key_len,
+                                 expected[k], len),
+                     0, "seed %llu, round %d", (unsigned long long)seed, round);
+    }
+    size_t count = 0;
+    for (size_t k = 0; k < KEYS; k++) {
+        if (!present[k])
+            continue;
+        count++;
+        int key_len = snprintf(key, sizeof key, "key-%02zu", k);
+        const uint8_t *value = NULL;
+        size_t value_len = 0;
+        cr_assert_eq(overlay_get(overlay, STORE_CF_STATE, (const uint8_t *)key, (size_t)key_len,
+                                 &value, &value_len),
+                     0, "seed %llu: %s", (unsigned long long)seed, key);
+        cr_assert_eq(value_len, expected_len[k], "seed %llu: %s", (unsigned long long)seed, key);
+        cr_assert(value_len == 0 || memcmp(value, expected[k], value_len) == 0,
+                  "seed %llu: %s holds the last value put", (unsigned long long)seed, key);
+    }
+    cr_assert_eq(overlay_count(overlay), count);
+    each_t each = {.seen = 0};
+    cr_assert_eq(overlay_each(overlay, STORE_CF_STATE, note_key, &each), 0);
+    cr_assert_eq(each.seen, count);
+    for (size_t i = 0; i < each.seen; i++) {
+        unsigned k = KEYS;
+        cr_assert(sscanf(each.keys[i], "key-%02u", &k) == 1 && k < KEYS && present[k],
+                  "seed %llu: key '%s' intact", (unsigned long long)seed, each.keys[i]);
+    }
+    overlay_destroy(&overlay);
+}
