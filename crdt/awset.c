@@ -2,6 +2,7 @@
 
 #include <assert.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "codec.h"
 #include "tag_set.h"
@@ -11,6 +12,7 @@
 typedef struct {
     value_list_t adds;    // live adds by element, then stamp; none tombstoned
     tag_set_t tombstones; // add tags removed
+    value_list_t dead;    // an origin's latest add of an element, when it is tombstoned
 } awset_state_t;
 
 static void
@@ -18,6 +20,7 @@ awset_state_free(awset_state_t *state)
 {
     value_list_free(&state->adds);
     tag_set_free(&state->tombstones);
+    value_list_free(&state->dead);
 }
 
 // Reads state into *out. The caller frees *out, also on failure.
@@ -26,6 +29,7 @@ awset_decode(const uint8_t *state, size_t state_len, awset_state_t *out)
 {
     value_list_init(&out->adds, VALUE_LIST_BY_VALUE);
     tag_set_init(&out->tombstones);
+    value_list_init(&out->dead, VALUE_LIST_BY_VALUE);
     if (state_len == 0)
         return 0;
     codec_reader_t reader;
@@ -35,6 +39,9 @@ awset_decode(const uint8_t *state, size_t state_len, awset_state_t *out)
         rc = value_list_decode(&out->adds, &reader, 0, SIZE_MAX);
     if (rc == 0)
         rc = tag_set_decode(&out->tombstones, &reader);
+    // States written before 2026-12-06 end here (no dead adds).
+    if (rc == 0 && !codec_reader_at_end(&reader))
+        rc = value_list_decode(&out->dead, &reader, 0, SIZE_MAX);
     if (rc != 0)
         return rc;
     if (!codec_reader_at_end(&reader))
@@ -42,6 +49,10 @@ awset_decode(const uint8_t *state, size_t state_len, awset_state_t *out)
     for (size_t index = 0; index < out->adds.count; index++) {
         if (tag_set_contains(&out->tombstones, &out->adds.items[index].stamp.tag))
             return -SM_ECORRUPT; // apply never keeps a tombstoned add
+    }
+    for (size_t index = 0; index < out->dead.count; index++) {
+        if (!tag_set_contains(&out->tombstones, &out->dead.items[index].stamp.tag))
+            return -SM_ECORRUPT; // apply keeps only tombstoned adds there
     }
     return 0;
 }
@@ -54,24 +65,75 @@ awset_encode(const awset_state_t *state, crdt_buf_t *out)
     codec_put_header(&writer, CRDT_KIND_AWSET);
     value_list_encode(&state->adds, &writer);
     tag_set_encode(&state->tombstones, &writer);
+    value_list_encode(&state->dead, &writer);
     return writer.rc;
 }
 
+static bool
+same_element_and_origin(const value_list_item_t *a, const value_list_item_t *b)
+{
+    return value_list_same_value(a, b) && strcmp(a->stamp.tag.origin, b->stamp.tag.origin) == 0;
+}
+
+// The seq of the latest add of add's element by add's origin in list, or 0.
+static uint64_t
+latest_of_origin(const value_list_t *list, const value_list_item_t *add)
+{
+    uint64_t latest = 0;
+    for (size_t index = 0; index < list->count; index++) {
+        const value_list_item_t *held = &list->items[index];
+        if (same_element_and_origin(held, add) && held->stamp.tag.seq > latest)
+            latest = held->stamp.tag.seq;
+    }
+    return latest;
+}
+
+static void
+drop_of_origin(value_list_t *list, const value_list_item_t *add)
+{
+    size_t kept = 0;
+    for (size_t index = 0; index < list->count; index++) {
+        if (!same_element_and_origin(&list->items[index], add))
+            list->items[kept++] = list->items[index];
+    }
+    list->count = kept;
+}
+
+static int
+insert(value_list_t *list, const value_list_item_t *item)
+{
+    bool found = false;
+    size_t index = value_list_search(list, item, &found);
+    return found ? 0 : value_list_insert_at(list, index, item);
+}
+
+// An origin's latest add of an element stands for its earlier ones: one origin's
+// operations are applied in its order (crdt/field.h), so whoever saw the latest
+// saw the earlier, and a remove made after it observes the latest alone. The state
+// keeps, per element and origin, that latest add: live, or dead once tombstoned
+// (kept so that an earlier add arriving again cannot come back). Before, each add
+// stayed: an element re-added on every sale kept an entry per sale, a remove had to
+// name them all and was refused past CRDT_OBSERVED_MAX, and the state grew to its
+// bound.
 static int
 awset_add(awset_state_t *state, const crdt_op_t *op)
 {
-    if (tag_set_contains(&state->tombstones, &op->stamp.tag))
-        return 0; // its remove came first
     value_list_item_t add = {
         .stamp = op->stamp,
         .value = (const uint8_t *)op->value,
         .value_len = op->value_len,
     };
-    bool found = false;
-    size_t index = value_list_search(&state->adds, &add, &found);
-    if (found)
-        return 0;
-    return value_list_insert_at(&state->adds, index, &add);
+    uint64_t latest = latest_of_origin(&state->adds, &add);
+    uint64_t latest_dead = latest_of_origin(&state->dead, &add);
+    if (latest_dead > latest)
+        latest = latest_dead;
+    if (latest >= add.stamp.tag.seq)
+        return 0; // a repeat, or an add its origin has since made again
+    drop_of_origin(&state->adds, &add);
+    drop_of_origin(&state->dead, &add);
+    if (tag_set_contains(&state->tombstones, &op->stamp.tag))
+        return insert(&state->dead, &add); // its remove came first
+    return insert(&state->adds, &add);
 }
 
 static int
@@ -81,13 +143,16 @@ awset_remove(awset_state_t *state, const crdt_op_t *op)
     if (rc != 0)
         return rc;
     size_t kept = 0;
-    for (size_t index = 0; index < state->adds.count; index++) {
+    for (size_t index = 0; rc == 0 && index < state->adds.count; index++) {
         const value_list_item_t *add = &state->adds.items[index];
-        if (!tag_set_contains(&state->tombstones, &add->stamp.tag))
+        if (tag_set_contains(&state->tombstones, &add->stamp.tag))
+            rc = insert(&state->dead, add);
+        else
             state->adds.items[kept++] = *add;
     }
-    state->adds.count = kept;
-    return 0;
+    if (rc == 0)
+        state->adds.count = kept;
+    return rc;
 }
 
 int

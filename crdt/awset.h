@@ -4,9 +4,18 @@
 // seen (awset_observed) and tombstones exactly those, so an add the remover had
 // not seen (a concurrent one) survives: adds win.
 //
+// An origin's latest add of an element stands for its earlier adds of it: one
+// origin's ops are applied in its order everywhere (crdt/field.h), so a remover that
+// saw the latest saw the earlier ones, and its remove observes the latest alone.
+//
 // State: header; the live adds (element, stamp) sorted by element bytes then
-// stamp; the tombstoned add tags, sorted. An add whose tag is tombstoned is not
-// kept, whichever of the two arrived first, so the state is a function of the set
+// stamp, at most one per element and origin (that origin's latest add of it); the
+// tombstoned add tags, sorted; the dead adds: per element and origin, the latest
+// add when its tag is tombstoned, so that an earlier add applied again cannot come
+// back. (States written before 2026-12-06 have no dead list and may hold several
+// adds per element and origin; the next add of the two replaces them.) An add that
+// is not its origin's latest of the element is dropped; a tombstoned one is dead,
+// whichever of add and remove arrived first; so the state is a function of the set
 // of ops applied. Tombstones are never collected (that would need to know that
 // every replica has seen the add): each remove's tags stay, and the field's state
 // bound (CRDT_STATE_SIZE_BYTES_MAX) eventually refuses more work.

@@ -3,11 +3,29 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "field.h"
 #include "prop.h"
 
-// The model: an element is present when one of its adds is in no remove's context.
+// True when op is its origin's latest add of its element among the case's ops.
+static bool
+latest_add_of_origin(const prop_case_t *c, const crdt_op_t *op)
+{
+    for (size_t index = 0; index < c->op_count; index++) {
+        const crdt_op_t *other = &c->ops[index].op;
+        if (other->kind == CRDT_OP_ADD && other->value_len == op->value_len &&
+            memcmp(other->value, op->value, op->value_len) == 0 &&
+            strcmp(other->stamp.tag.origin, op->stamp.tag.origin) == 0 &&
+            other->stamp.tag.seq > op->stamp.tag.seq)
+            return false;
+    }
+    return true;
+}
+
+// The model: an element is present when, for some origin, that origin's latest add
+// of it is in no remove's context (an origin's later add stands for its earlier
+// ones: whoever removed after seeing the later had seen the earlier too).
 static void
 check_membership_model(const prop_case_t *c)
 {
@@ -15,7 +33,8 @@ check_membership_model(const prop_case_t *c)
     size_t count = 0;
     for (size_t index = 0; index < c->op_count; index++) {
         const crdt_op_t *op = &c->ops[index].op;
-        if (op->kind == CRDT_OP_ADD && !prop_tag_is_observed(c, &op->stamp.tag))
+        if (op->kind == CRDT_OP_ADD && latest_add_of_origin(c, op) &&
+            !prop_tag_is_observed(c, &op->stamp.tag))
             present[count++] = op->value;
     }
     count = prop_sort_distinct(present, count);
@@ -149,8 +168,11 @@ Test(awset, observed_over_the_bound_is_efull)
 {
     crdt_buf_t state;
     crdt_buf_init(&state);
-    for (uint64_t seq = 1; seq <= CRDT_OBSERVED_MAX + 1; seq++) {
-        crdt_op_t add = prop_make_op(CRDT_OP_ADD, "a", seq, seq, "hot");
+    // Each origin's latest add is live: more origins than the bound, at once.
+    char origins[CRDT_OBSERVED_MAX + 1][16];
+    for (uint64_t i = 0; i <= CRDT_OBSERVED_MAX; i++) {
+        snprintf(origins[i], sizeof origins[i], "branch-%03" PRIu64, i);
+        crdt_op_t add = prop_make_op(CRDT_OP_ADD, origins[i], 1, i + 1, "hot");
         cr_assert(prop_apply_to(CRDT_KIND_AWSET, &state, &add) == 0);
     }
     crdt_tag_t *tags = NULL;
@@ -234,4 +256,38 @@ Test(awset, tombstoned_add_in_state_is_ecorrupt)
     cr_assert(crdt_field_apply(CRDT_KIND_AWSET, bytes, len, &other, &out) == -SM_ECORRUPT);
     crdt_buf_free(&state);
     crdt_buf_free(&out);
+}
+
+// An element re-added by the same origin on every sale keeps one entry per origin,
+// not one per add: its state stays small, and a remove names one add and is taken
+// (before 2026-12-06, past CRDT_OBSERVED_MAX adds the remove was refused, and the
+// state grew about 33 bytes an add towards the field's bound).
+Test(awset, re_adding_an_element_keeps_the_state_small_and_it_stays_removable)
+{
+    crdt_buf_t state;
+    crdt_buf_init(&state);
+    crdt_op_t first = prop_make_op(CRDT_OP_ADD, "a", 1, 1, "vip");
+    cr_assert(prop_apply_to(CRDT_KIND_AWSET, &state, &first) == 0);
+    size_t one_add_len = state.len;
+    for (uint64_t seq = 2; seq <= 10 * CRDT_OBSERVED_MAX; seq++) {
+        crdt_op_t add = prop_make_op(CRDT_OP_ADD, "a", seq, seq, "vip");
+        cr_assert(prop_apply_to(CRDT_KIND_AWSET, &state, &add) == 0);
+    }
+    cr_assert_leq(state.len, one_add_len + 2, "%zu bytes after 2,560 adds, %zu after one",
+                  state.len, one_add_len);
+    crdt_tag_t *observed = NULL;
+    crdt_op_t remove = remove_op(&state, "b", 1, 100000, "vip", &observed);
+    cr_assert_eq(remove.observed_count, 1, "the remove names the latest add alone");
+    cr_assert_eq(observed[0].seq, 10 * CRDT_OBSERVED_MAX);
+    cr_assert(prop_apply_to(CRDT_KIND_AWSET, &state, &remove) == 0);
+    crdt_view_t view;
+    cr_assert_eq(view_values(&state, &view), 0, "vip is removed");
+    crdt_view_free(&view);
+    // An earlier add arriving again (a repeat) does not bring it back.
+    crdt_op_t again = prop_make_op(CRDT_OP_ADD, "a", 7, 7, "vip");
+    cr_assert(prop_apply_to(CRDT_KIND_AWSET, &state, &again) == 0);
+    cr_assert_eq(view_values(&state, &view), 0, "a repeat of an earlier add stays removed");
+    crdt_view_free(&view);
+    free(observed);
+    crdt_buf_free(&state);
 }
