@@ -99,6 +99,36 @@ drop_of_origin(value_list_t *list, const value_list_item_t *add)
     list->count = kept;
 }
 
+// True when list holds an add of item's element by item's origin with a higher seq.
+static bool
+superseded_in(const value_list_t *list, const value_list_item_t *item)
+{
+    return latest_of_origin(list, item) > item->stamp.tag.seq;
+}
+
+static void
+drop_superseded(value_list_t *list, const value_list_t *other, const value_list_item_t *element)
+{
+    size_t kept = 0;
+    for (size_t index = 0; index < list->count; index++) {
+        const value_list_item_t *item = &list->items[index];
+        if (!value_list_same_value(item, element) ||
+            !(superseded_in(list, item) || superseded_in(other, item)))
+            list->items[kept++] = *item;
+    }
+    list->count = kept;
+}
+
+// States written before 2026-12-06 may hold several adds of an element by one
+// origin: of the element an op is about, keep each origin's latest alone, as an add
+// would (the latest is never dropped, so the order of the two passes is free).
+static void
+keep_latest_per_origin(awset_state_t *state, const value_list_item_t *element)
+{
+    drop_superseded(&state->adds, &state->dead, element);
+    drop_superseded(&state->dead, &state->adds, element);
+}
+
 static int
 insert(value_list_t *list, const value_list_item_t *item)
 {
@@ -162,6 +192,10 @@ awset_apply(const uint8_t *state_in, size_t state_in_len, const crdt_op_t *op,
     assert(op != NULL);
     awset_state_t state;
     int rc = awset_decode(state_in, state_in_len, &state);
+    const value_list_item_t element = {.value = (const uint8_t *)op->value,
+                                       .value_len = op->value_len};
+    if (rc == 0)
+        keep_latest_per_origin(&state, &element);
     if (rc == 0 && op->kind == CRDT_OP_ADD)
         rc = awset_add(&state, op);
     else if (rc == 0)
@@ -199,6 +233,8 @@ awset_observed(const uint8_t *state, size_t state_len, const char *value, size_t
     awset_state_t decoded;
     int rc = awset_decode(state, state_len, &decoded);
     const value_list_item_t element = {.value = (const uint8_t *)value, .value_len = value_len};
+    if (rc == 0)
+        keep_latest_per_origin(&decoded, &element);
     size_t first = 0;
     size_t live = 0;
     for (size_t index = 0; rc == 0 && index < decoded.adds.count; index++) {

@@ -5,8 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec.h"
 #include "field.h"
 #include "prop.h"
+#include "tag_set.h"
+#include "value_list.h"
 
 // True when op is its origin's latest add of its element among the case's ops.
 static bool
@@ -289,5 +292,52 @@ Test(awset, re_adding_an_element_keeps_the_state_small_and_it_stays_removable)
     cr_assert_eq(view_values(&state, &view), 0, "a repeat of an earlier add stays removed");
     crdt_view_free(&view);
     free(observed);
+    crdt_buf_free(&state);
+}
+
+// A state written before 2026-12-06 holds every add: the first remove after the
+// upgrade names each origin's latest add alone, and takes the element away on every
+// node, as a later add of it would have folded them.
+Test(awset, a_state_of_an_earlier_build_with_many_adds_is_removable)
+{
+    enum { ADDS = CRDT_OBSERVED_MAX + 44 };
+    crdt_buf_t state;
+    crdt_buf_init(&state);
+    value_list_t adds;
+    value_list_init(&adds, VALUE_LIST_BY_VALUE);
+    for (uint64_t seq = 1; seq <= ADDS; seq++) {
+        crdt_op_t add = prop_make_op(CRDT_OP_ADD, "a", seq, seq, "vip");
+        value_list_item_t item = {.stamp = add.stamp, .value = (const uint8_t *)"vip",
+                                  .value_len = 3};
+        bool found = false;
+        size_t index = value_list_search(&adds, &item, &found);
+        cr_assert(!found && value_list_insert_at(&adds, index, &item) == 0);
+    }
+    tag_set_t tombstones;
+    tag_set_init(&tombstones);
+    codec_writer_t writer;
+    codec_writer_init(&writer, &state);
+    codec_put_header(&writer, CRDT_KIND_AWSET);
+    value_list_encode(&adds, &writer);
+    tag_set_encode(&tombstones, &writer); // and no dead list: the earlier format
+    cr_assert_eq(writer.rc, 0);
+    crdt_view_t view;
+    cr_assert_eq(view_values(&state, &view), 1, "the earlier state reads");
+    crdt_view_free(&view);
+    crdt_tag_t *observed = NULL;
+    crdt_op_t remove = remove_op(&state, "b", 1, 100000, "vip", &observed);
+    cr_assert_eq(remove.observed_count, 1, "origin a's latest add stands for its %d", ADDS);
+    crdt_buf_t elsewhere; // another node, same earlier state, taking the remove
+    crdt_buf_init(&elsewhere);
+    cr_assert(crdt_buf_append(&elsewhere, state.data, state.len) == 0);
+    cr_assert(prop_apply_to(CRDT_KIND_AWSET, &state, &remove) == 0);
+    cr_assert(prop_apply_to(CRDT_KIND_AWSET, &elsewhere, &remove) == 0);
+    cr_assert(prop_buf_equal(&state, &elsewhere));
+    cr_assert_eq(view_values(&state, &view), 0, "vip is removed");
+    crdt_view_free(&view);
+    free(observed);
+    value_list_free(&adds);
+    tag_set_free(&tombstones);
+    crdt_buf_free(&elsewhere);
     crdt_buf_free(&state);
 }
