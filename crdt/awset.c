@@ -23,6 +23,8 @@ awset_state_free(awset_state_t *state)
     value_list_free(&state->dead);
 }
 
+static int normalize_earlier_state(awset_state_t *state);
+
 // Reads state into *out. The caller frees *out, also on failure.
 static int
 awset_decode(const uint8_t *state, size_t state_len, awset_state_t *out)
@@ -40,7 +42,8 @@ awset_decode(const uint8_t *state, size_t state_len, awset_state_t *out)
     if (rc == 0)
         rc = tag_set_decode(&out->tombstones, &reader);
     // States written before 2026-12-06 end here (no dead adds).
-    if (rc == 0 && !codec_reader_at_end(&reader))
+    bool earlier = rc == 0 && codec_reader_at_end(&reader);
+    if (rc == 0 && !earlier)
         rc = value_list_decode(&out->dead, &reader, 0, SIZE_MAX);
     if (rc != 0)
         return rc;
@@ -54,7 +57,7 @@ awset_decode(const uint8_t *state, size_t state_len, awset_state_t *out)
         if (!tag_set_contains(&out->tombstones, &out->dead.items[index].stamp.tag))
             return -SM_ECORRUPT; // apply keeps only tombstoned adds there
     }
-    return 0;
+    return earlier ? normalize_earlier_state(out) : 0;
 }
 
 static int
@@ -69,64 +72,112 @@ awset_encode(const awset_state_t *state, crdt_buf_t *out)
     return writer.rc;
 }
 
-static bool
-same_element_and_origin(const value_list_item_t *a, const value_list_item_t *b)
+// The items of element's value in list are [*first, the index returned): the list
+// is sorted by value, then stamp, and a zero stamp sorts before every other.
+static size_t
+element_range(const value_list_t *list, const value_list_item_t *element, size_t *first)
 {
-    return value_list_same_value(a, b) && strcmp(a->stamp.tag.origin, b->stamp.tag.origin) == 0;
+    value_list_item_t probe = {.value = element->value, .value_len = element->value_len};
+    bool found = false;
+    size_t index = value_list_search(list, &probe, &found);
+    *first = index;
+    while (index < list->count && value_list_same_value(&list->items[index], element))
+        index++;
+    return index;
+}
+
+static bool
+same_origin(const value_list_item_t *a, const value_list_item_t *b)
+{
+    return strcmp(a->stamp.tag.origin, b->stamp.tag.origin) == 0;
 }
 
 // The seq of the latest add of add's element by add's origin in list, or 0.
 static uint64_t
 latest_of_origin(const value_list_t *list, const value_list_item_t *add)
 {
+    size_t first = 0;
+    size_t end = element_range(list, add, &first);
     uint64_t latest = 0;
-    for (size_t index = 0; index < list->count; index++) {
+    for (size_t index = first; index < end; index++) {
         const value_list_item_t *held = &list->items[index];
-        if (same_element_and_origin(held, add) && held->stamp.tag.seq > latest)
+        if (same_origin(held, add) && held->stamp.tag.seq > latest)
             latest = held->stamp.tag.seq;
     }
     return latest;
 }
 
+// Takes out of list the items in [first, end) that drop[] marks (count of them).
+static void
+remove_marked(value_list_t *list, size_t first, size_t end, const bool *drop, size_t count)
+{
+    if (count == 0)
+        return;
+    size_t kept = first;
+    for (size_t index = first; index < list->count; index++) {
+        if (index < end && drop[index - first])
+            continue;
+        list->items[kept++] = list->items[index];
+    }
+    list->count = kept;
+}
+
+// Drops from list the adds of add's element by add's origin (one at most, but for
+// a state of an earlier build before normalize_earlier_state).
 static void
 drop_of_origin(value_list_t *list, const value_list_item_t *add)
 {
-    size_t kept = 0;
-    for (size_t index = 0; index < list->count; index++) {
-        if (!same_element_and_origin(&list->items[index], add))
-            list->items[kept++] = list->items[index];
+    size_t first = 0;
+    size_t end = element_range(list, add, &first);
+    for (size_t index = first; index < end;) {
+        if (same_origin(&list->items[index], add)) {
+            value_list_remove_at(list, index);
+            end--;
+        } else {
+            index++;
+        }
     }
-    list->count = kept;
 }
 
-// True when list holds an add of item's element by item's origin with a higher seq.
-static bool
-superseded_in(const value_list_t *list, const value_list_item_t *item)
-{
-    return latest_of_origin(list, item) > item->stamp.tag.seq;
-}
-
-static void
+// Drops from list the adds of element that a later add of the same origin, in list
+// or in other, supersedes. 0 or -SM_ENOMEM.
+static int
 drop_superseded(value_list_t *list, const value_list_t *other, const value_list_item_t *element)
 {
-    size_t kept = 0;
-    for (size_t index = 0; index < list->count; index++) {
+    size_t first = 0;
+    size_t end = element_range(list, element, &first);
+    if (end == first)
+        return 0;
+    bool *drop = calloc(end - first, sizeof *drop);
+    if (!drop)
+        return -SM_ENOMEM;
+    size_t count = 0;
+    for (size_t index = first; index < end; index++) {
         const value_list_item_t *item = &list->items[index];
-        if (!value_list_same_value(item, element) ||
-            !(superseded_in(list, item) || superseded_in(other, item)))
-            list->items[kept++] = *item;
+        uint64_t later = latest_of_origin(list, item);
+        uint64_t later_other = latest_of_origin(other, item);
+        count += drop[index - first] =
+            later > item->stamp.tag.seq || later_other > item->stamp.tag.seq;
     }
-    list->count = kept;
+    remove_marked(list, first, end, drop, count);
+    free(drop);
+    return 0;
 }
 
-// States written before 2026-12-06 may hold several adds of an element by one
-// origin: of the element an op is about, keep each origin's latest alone, as an add
-// would (the latest is never dropped, so the order of the two passes is free).
-static void
-keep_latest_per_origin(awset_state_t *state, const value_list_item_t *element)
+// States written before 2026-12-06 (no dead list) may hold several adds of an
+// element by one origin: keep each origin's latest alone, as an add would have. Once,
+// when such a state is read; every state written since holds one at most.
+static int
+normalize_earlier_state(awset_state_t *state)
 {
-    drop_superseded(&state->adds, &state->dead, element);
-    drop_superseded(&state->dead, &state->adds, element);
+    int rc = 0;
+    for (size_t index = 0; rc == 0 && index < state->adds.count;) {
+        value_list_item_t element = state->adds.items[index];
+        rc = drop_superseded(&state->adds, &state->dead, &element);
+        size_t first = 0;
+        index = element_range(&state->adds, &element, &first); // the next element's first
+    }
+    return rc;
 }
 
 static int
@@ -159,8 +210,10 @@ awset_add(awset_state_t *state, const crdt_op_t *op)
         latest = latest_dead;
     if (latest >= add.stamp.tag.seq)
         return 0; // a repeat, or an add its origin has since made again
-    drop_of_origin(&state->adds, &add);
-    drop_of_origin(&state->dead, &add);
+    if (latest > 0) {
+        drop_of_origin(&state->adds, &add);
+        drop_of_origin(&state->dead, &add);
+    }
     if (tag_set_contains(&state->tombstones, &op->stamp.tag))
         return insert(&state->dead, &add); // its remove came first
     return insert(&state->adds, &add);
@@ -192,10 +245,6 @@ awset_apply(const uint8_t *state_in, size_t state_in_len, const crdt_op_t *op,
     assert(op != NULL);
     awset_state_t state;
     int rc = awset_decode(state_in, state_in_len, &state);
-    const value_list_item_t element = {.value = (const uint8_t *)op->value,
-                                       .value_len = op->value_len};
-    if (rc == 0)
-        keep_latest_per_origin(&state, &element);
     if (rc == 0 && op->kind == CRDT_OP_ADD)
         rc = awset_add(&state, op);
     else if (rc == 0)
@@ -233,8 +282,6 @@ awset_observed(const uint8_t *state, size_t state_len, const char *value, size_t
     awset_state_t decoded;
     int rc = awset_decode(state, state_len, &decoded);
     const value_list_item_t element = {.value = (const uint8_t *)value, .value_len = value_len};
-    if (rc == 0)
-        keep_latest_per_origin(&decoded, &element);
     size_t first = 0;
     size_t live = 0;
     for (size_t index = 0; rc == 0 && index < decoded.adds.count; index++) {

@@ -13,8 +13,8 @@
 // tombstoned add tags, sorted; the dead adds: per element and origin, the latest
 // add when its tag is tombstoned, so that an earlier add applied again cannot come
 // back. (States written before 2026-12-06 have no dead list and may hold several
-// adds per element and origin: an op, or awset_observed, about an element first
-// keeps each origin's latest add of it alone.) An add that
+// adds per element and origin: reading one keeps each origin's latest add of each
+// element alone, as an add would have.) An add that
 // is not its origin's latest of the element is dropped; a tombstoned one is dead,
 // whichever of add and remove arrived first; so the state is a function of the set
 // of ops applied. Tombstones are never collected (that would need to know that
