@@ -23,7 +23,7 @@ awset_state_free(awset_state_t *state)
     value_list_free(&state->dead);
 }
 
-static int normalize_earlier_state(awset_state_t *state);
+static void normalize_earlier_state(awset_state_t *state);
 
 // Reads state into *out. The caller frees *out, also on failure.
 static int
@@ -57,7 +57,9 @@ awset_decode(const uint8_t *state, size_t state_len, awset_state_t *out)
         if (!tag_set_contains(&out->tombstones, &out->dead.items[index].stamp.tag))
             return -SM_ECORRUPT; // apply keeps only tombstoned adds there
     }
-    return earlier ? normalize_earlier_state(out) : 0;
+    if (earlier)
+        normalize_earlier_state(out);
+    return 0;
 }
 
 static int
@@ -107,23 +109,8 @@ latest_of_origin(const value_list_t *list, const value_list_item_t *add)
     return latest;
 }
 
-// Takes out of list the items in [first, end) that drop[] marks (count of them).
-static void
-remove_marked(value_list_t *list, size_t first, size_t end, const bool *drop, size_t count)
-{
-    if (count == 0)
-        return;
-    size_t kept = first;
-    for (size_t index = first; index < list->count; index++) {
-        if (index < end && drop[index - first])
-            continue;
-        list->items[kept++] = list->items[index];
-    }
-    list->count = kept;
-}
-
-// Drops from list the adds of add's element by add's origin (one at most, but for
-// a state of an earlier build before normalize_earlier_state).
+// Drops from list the adds of add's element by add's origin (one at most: see
+// normalize_earlier_state).
 static void
 drop_of_origin(value_list_t *list, const value_list_item_t *add)
 {
@@ -139,45 +126,21 @@ drop_of_origin(value_list_t *list, const value_list_item_t *add)
     }
 }
 
-// Drops from list the adds of element that a later add of the same origin, in list
-// or in other, supersedes. 0 or -SM_ENOMEM.
-static int
-drop_superseded(value_list_t *list, const value_list_t *other, const value_list_item_t *element)
-{
-    size_t first = 0;
-    size_t end = element_range(list, element, &first);
-    if (end == first)
-        return 0;
-    bool *drop = calloc(end - first, sizeof *drop);
-    if (!drop)
-        return -SM_ENOMEM;
-    size_t count = 0;
-    for (size_t index = first; index < end; index++) {
-        const value_list_item_t *item = &list->items[index];
-        uint64_t later = latest_of_origin(list, item);
-        uint64_t later_other = latest_of_origin(other, item);
-        count += drop[index - first] =
-            later > item->stamp.tag.seq || later_other > item->stamp.tag.seq;
-    }
-    remove_marked(list, first, end, drop, count);
-    free(drop);
-    return 0;
-}
-
-// States written before 2026-12-06 (no dead list) may hold several adds of an
-// element by one origin: keep each origin's latest alone, as an add would have. Once,
-// when such a state is read; every state written since holds one at most.
-static int
+// States written before 2026-12-06 (no dead list, so no dead adds) may hold several
+// adds of an element by one origin: keep each origin's latest alone, as an add would
+// have. Once, when such a state is read; every state written since holds one at
+// most. Dropping an earlier add never drops a latest one, so one pass will do.
+static void
 normalize_earlier_state(awset_state_t *state)
 {
-    int rc = 0;
-    for (size_t index = 0; rc == 0 && index < state->adds.count;) {
-        value_list_item_t element = state->adds.items[index];
-        rc = drop_superseded(&state->adds, &state->dead, &element);
-        size_t first = 0;
-        index = element_range(&state->adds, &element, &first); // the next element's first
+    value_list_t *adds = &state->adds;
+    for (size_t index = 0; index < adds->count;) {
+        const value_list_item_t *item = &adds->items[index];
+        if (latest_of_origin(adds, item) > item->stamp.tag.seq)
+            value_list_remove_at(adds, index);
+        else
+            index++;
     }
-    return rc;
 }
 
 static int
@@ -283,14 +246,7 @@ awset_observed(const uint8_t *state, size_t state_len, const char *value, size_t
     int rc = awset_decode(state, state_len, &decoded);
     const value_list_item_t element = {.value = (const uint8_t *)value, .value_len = value_len};
     size_t first = 0;
-    size_t live = 0;
-    for (size_t index = 0; rc == 0 && index < decoded.adds.count; index++) {
-        if (!value_list_same_value(&decoded.adds.items[index], &element))
-            continue;
-        if (live == 0)
-            first = index;
-        live++; // the adds of one element are adjacent: the list is sorted by element
-    }
+    size_t live = rc == 0 ? element_range(&decoded.adds, &element, &first) - first : 0;
     if (rc == 0 && live > CRDT_OBSERVED_MAX)
         rc = -SM_EFULL;
     if (rc == 0 && live > 0) {
