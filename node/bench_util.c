@@ -46,8 +46,10 @@ on_interrupt(int signal_number)
     for (int i = 0; i < BENCH_CHILDREN_MAX; i++)
         if (live_children[i] > 0)
             kill((pid_t)live_children[i], SIGTERM);
-    if (interrupt_message_len && write(STDERR_FILENO, interrupt_message, interrupt_message_len))
-        interrupt_message_len = 0;
+    if (interrupt_message_len) {
+        ssize_t written = write(STDERR_FILENO, interrupt_message, interrupt_message_len);
+        (void)written; // nothing more can be done about a failed write here
+    }
     signal(signal_number, SIG_DFL);
     raise(signal_number);
 }

@@ -575,8 +575,11 @@ answer_apply_error(core_t *self, core_result_t *result, const core_command_t *co
     }
     if (rc == -SM_EFULL || rc == -SM_EINVAL) {
         answer(self, result, CORE_RESULT_REFUSED,
-               "%s.%s of '%.64s' is at its size limit (%s); remove elements or use another key",
-               command->type, command->field, command->key, sm_strerror(rc));
+               "%s.%s of '%.64s' is at a size limit (%s): its state would pass 1 MiB, or the "
+               "change would have to replace more than %d current values or additions at once "
+               "(docs/ARCHITECTURE.md, Limits); this field of this key cannot take it, so use "
+               "another key",
+               command->type, command->field, command->key, sm_strerror(rc), CRDT_OBSERVED_MAX);
         return true;
     }
     return false;

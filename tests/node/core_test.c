@@ -487,3 +487,48 @@ Test(core, the_idempotency_fingerprint_keeps_its_format)
     free(record);
     teardown(&f);
 }
+
+// A tag added at every sale stays one entry per node: after 300 additions it is
+// still removable (before 2026-12-06 the removal was refused past 256). A field
+// whose state would pass 1 MiB refuses the change with the limit named, and keeps
+// what it held.
+Test(core, a_re_added_tag_stays_removable_and_a_full_field_refuses_clearly)
+{
+    fixture_t f = {0};
+    setup(&f, "branch-a");
+    char id[32];
+    for (int i = 0; i < 300; i++) {
+        snprintf(id, sizeof id, "vip-%d", i);
+        cr_assert_eq(submit_one(&f, (uint64_t)i + 1, cmd(id, "customer", "c-1", "tags", "add", "vip"))
+                         .code,
+                     CORE_RESULT_OK);
+    }
+    core_result_t removed =
+        submit_one(&f, 1000, cmd("vip-off", "customer", "c-1", "tags", "remove", "vip"));
+    cr_assert_eq(removed.code, CORE_RESULT_OK, "%s", removed.message);
+    static char value[1001];
+    core_result_t result = {0};
+    int accepted = 0;
+    for (int i = 0; i < 1100; i++) {
+        memset(value, 'a' + i % 26, 1000);
+        snprintf(value, 8, "%07d", i);
+        value[7] = '-';
+        snprintf(id, sizeof id, "big-%d", i);
+        result = submit_one(&f, 2000 + (uint64_t)i, cmd(id, "customer", "c-2", "tags", "add", value));
+        if (result.code != CORE_RESULT_OK)
+            break;
+        accepted++;
+    }
+    cr_assert_eq(result.code, CORE_RESULT_REFUSED, "1,100 values of 1,000 bytes pass 1 MiB");
+    cr_assert_not_null(strstr(result.message, "size limit"), "%s", result.message);
+    cr_assert_not_null(strstr(result.message, "use another key"), "%s", result.message);
+    core_entity_view_t view;
+    char message[256];
+    cr_assert_eq(core_get(f.core, "customer", "c-2", &view, message, sizeof message), 0, "%s",
+                 message);
+    cr_assert_eq(view.field_count, 1);
+    cr_assert_eq(view.fields[0].view.value_count, (size_t)accepted,
+                 "every value taken before the limit is still there");
+    core_entity_view_free(&view);
+    teardown(&f);
+}
