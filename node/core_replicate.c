@@ -78,13 +78,21 @@ name_prefix(const char *name)
     return i == 0 ? 0 : prefix << (8 * (8 - i));
 }
 
+// strcmp's sign for (a_prefix, a) against (prefix, name), where each prefix is
+// name_prefix of its name.
+static int
+prefixed_order(uint64_t a_prefix, const char *a, uint64_t prefix, const char *name)
+{
+    if (a_prefix != prefix)
+        return a_prefix < prefix ? -1 : 1;
+    return strcmp(a, name);
+}
+
 // strcmp's sign for the entry's name against (prefix, name).
 static int
 entry_order(const vv_entry_t *entry, uint64_t prefix, const char *name)
 {
-    if (entry->prefix != prefix)
-        return entry->prefix < prefix ? -1 : 1;
-    return strcmp(entry->origin, name);
+    return prefixed_order(entry->prefix, entry->origin, prefix, name);
 }
 
 static size_t
@@ -516,8 +524,7 @@ peer_find(const core_t *self, const char *name)
     while (low < high) {
         size_t mid = low + (high - low) / 2;
         const core_peer_state_t *peer = &self->peers[mid];
-        int order = peer->name_prefix != prefix ? (peer->name_prefix < prefix ? -1 : 1)
-                                                : strcmp(peer->name, name);
+        int order = prefixed_order(peer->name_prefix, peer->name, prefix, name);
         if (order == 0)
             return &self->peers[mid];
         if (order < 0)
