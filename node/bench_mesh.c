@@ -18,8 +18,8 @@
 #define BENCH_MESH_OPS_MAX 100000000 // 100 M: about 13 GB of command file
 #define BENCH_MESH_SCALES 3          // backlogs of N/100, N/10 and N operations
 // The raw write matches what a node does when it receives: at least one synced write
-// per OpsBatch, and an OpsBatch is its origin's group commit (node.yaml
-// batch_commands_max, 1,000 by default), which the receiver writes whole.
+// per OpsBatch, and an OpsBatch is a run of its origin's operations up to a seal
+// (at most CORE_SEAL_OPS_MAX, 1,000), which the receiver writes whole.
 #define BENCH_MESH_RAW_BATCH_RECORDS 1000
 // A synced write per raw frame of 100 (issue 3's frame): shown, not the limit, since a
 // node never syncs that often per operation.

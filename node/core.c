@@ -65,6 +65,7 @@ recover_head(core_t *self, char *err, size_t err_size)
     memcpy(self->durable.chain_head, value + 8, CORE_HASH_BYTES);
     hlc_init(&self->hlc, keys_get_be64(value + 8 + CORE_HASH_BYTES));
     self->durable.operations = keys_get_be64(value + 16 + CORE_HASH_BYTES);
+    self->durable.sealed_seq = self->durable.last_seq;
     free(value);
     return 0;
 }
@@ -360,9 +361,11 @@ result_set(core_result_t *result, core_result_code_t code, const char *message)
     snprintf(result->message, sizeof result->message, "%s", message);
 }
 
-// The Ed25519 seal over this origin's chain head after the batch.
-static int
-seal_batch(core_t *self)
+// Puts into the staging batch the Ed25519 seal over this origin's chain head as
+// staged: at the end of every batch with operations of ours, and within one every
+// CORE_SEAL_OPS_MAX of them.
+int
+core_seal(core_t *self)
 {
     uint8_t message[CORE_SEAL_MESSAGE_MAX];
     size_t len = core_seal_message(message, self->name, self->staged.last_seq,
@@ -383,7 +386,11 @@ seal_batch(core_t *self)
     size_t packed_len = storemesh__seal__pack(&seal, packed);
     uint8_t key[KEYS_MAX];
     size_t key_len = keys_log(key, self->name, self->staged.last_seq);
-    return store_batch_put(&self->staging->batch, STORE_CF_SEAL, key, key_len, packed, packed_len);
+    int rc =
+        store_batch_put(&self->staging->batch, STORE_CF_SEAL, key, key_len, packed, packed_len);
+    if (rc == 0)
+        self->staged.sealed_seq = self->staged.last_seq;
+    return rc;
 }
 
 static int
@@ -499,8 +506,8 @@ seal_staging(core_t *self)
         rc = core_origins_put(self);
     // Only a batch with this node's own operations gets a new seal; other origins'
     // seals arrived with their operations.
-    if (rc == 0 && self->staged.last_seq > self->durable.last_seq)
-        rc = seal_batch(self);
+    if (rc == 0 && self->staged.last_seq > self->staged.sealed_seq)
+        rc = core_seal(self);
     if (rc)
         return rc;
     batch->head = self->staged;

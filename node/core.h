@@ -32,7 +32,11 @@
 #define CORE_COMMAND_ID_MAX 128      // bytes of a client's idempotency key
 #define CORE_REQUEST_COMMANDS_MAX 10000 // commands in one submit request
 #define CORE_PENDING_COMMANDS_MAX 100000 // commands waiting for the next batch
-#define CORE_BATCH_COMMANDS_DEFAULT 1000
+#define CORE_BATCH_COMMANDS_DEFAULT 4000
+// This origin's operations under one seal at most. A group commit larger than this
+// is sealed every CORE_SEAL_OPS_MAX operations, so the OpsBatch a peer receives (a
+// run of operations ending at a seal) stays this size whatever batch_commands_max is.
+#define CORE_SEAL_OPS_MAX 1000
 #define CORE_MESSAGE_MAX 512         // bytes of one result message
 #define CORE_ACTIONS_MAX 4
 #define CORE_ANTI_ENTROPY_MS 1000   // Hello to every peer this often

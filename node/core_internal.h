@@ -29,6 +29,8 @@ typedef struct {
     uint64_t last_seq;                    // last operation stamped by this node
     uint8_t chain_head[CORE_HASH_BYTES];  // hash of operation last_seq (zeros at 0)
     uint64_t operations;                  // operations in the log, all origins
+    uint64_t sealed_seq;                  // last operation a seal covers (every write
+                                          // ends with one, so last_seq once on disk)
 } core_head_t;
 
 typedef struct {
@@ -244,6 +246,8 @@ int core_pending_get(const core_t *self, store_cf_t cf, const uint8_t *key, size
 // core.c: a batch could not be built or written: everything not yet on disk is
 // answered "failed" and the heads roll back to what storage holds.
 void core_fail_pending(core_t *self, int rc);
+// Seals this origin's staged chain head into the staging batch. 0 or -SM_ENOMEM.
+int core_seal(core_t *self);
 
 // core_stage.c: applies another origin's verified operation (its exact bytes and
 // their decoding) to the staging batch. 0; <0 when the batch can no longer be

@@ -16,8 +16,9 @@
 #include "sm_error.h"
 #include "storemesh.pb-c.h"
 
-// Largest OpsBatch in operations: an origin's group-commit batch is at most
-// 10,000 commands (node.yaml batch_commands_max), and a batch ends at its seal.
+// Largest OpsBatch in operations we accept: a batch ends at its seal, which an origin
+// of this build writes every CORE_SEAL_OPS_MAX operations at most; earlier builds
+// sealed whole group commits of up to 10,000 commands (node.yaml batch_commands_max).
 #define CORE_OPS_BATCH_MAX 10000
 // Other origins' operations staged and not yet written; above it, incoming
 // batches are dropped and sent again after the next Hello.

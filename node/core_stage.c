@@ -624,6 +624,10 @@ core_stage_command(core_t *self, core_request_t *request, size_t index,
         return 0;
     if (rc == 0)
         rc = commit_staging(self, command, &stamp, print, &staging);
+    // A peer takes a run of operations up to a seal whole: a large group commit is
+    // sealed in runs of CORE_SEAL_OPS_MAX, so what a peer stages stays that size.
+    if (rc == 0 && self->staged.last_seq - self->staged.sealed_seq >= CORE_SEAL_OPS_MAX)
+        rc = core_seal(self);
     if (rc)
         return rc;
     result->code = CORE_RESULT_OK;

@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#include "core.h"
 #include "sm_error.h"
 
 #define IDENTITY_FILE_MAX 65536
@@ -63,7 +64,7 @@ identity_create(const char *dir, const char *name, const char *listen, identity_
     snprintf(out->name, sizeof out->name, "%s", name);
     snprintf(out->listen, sizeof out->listen, "%s", listen);
     out->fsync = true;
-    out->batch_commands_max = 1000;
+    out->batch_commands_max = CORE_BATCH_COMMANDS_DEFAULT;
     crypto_sign_keypair(out->public_key, out->secret_key);
 
     char public_hex[2 * crypto_sign_PUBLICKEYBYTES + 1];
@@ -86,8 +87,8 @@ identity_create(const char *dir, const char *name, const char *listen, identity_
              "public_key: %s\n"
              "commit:\n"
              "  fsync: true              # acknowledge a command only once it is on disk\n"
-             "  batch_commands_max: 1000 # commands that share one fsync (group commit)\n",
-             name, listen, public_hex);
+             "  batch_commands_max: %d # commands that share one fsync at most (group commit)\n",
+             name, listen, public_hex, CORE_BATCH_COMMANDS_DEFAULT);
     snprintf(path, sizeof path, "%s/node.yaml", dir);
     return write_file(path, yaml, 0644, err, err_size);
 }
@@ -232,7 +233,7 @@ identity_load(const char *dir, bool with_secret, identity_t *out, char *err, siz
 {
     memset(out, 0, sizeof *out);
     out->fsync = true;
-    out->batch_commands_max = 1000;
+    out->batch_commands_max = CORE_BATCH_COMMANDS_DEFAULT;
     int rc = load_settings(dir, out, err, err_size);
     if (rc || !with_secret)
         return rc;

@@ -21,7 +21,7 @@ typedef struct {
     uint8_t public_key[crypto_sign_PUBLICKEYBYTES];
     uint8_t secret_key[crypto_sign_SECRETKEYBYTES]; // zero unless loaded with the secret
     bool fsync;                  // commit.fsync: acknowledge only after fsync (default true)
-    uint32_t batch_commands_max; // commit.batch_commands_max (default 1000)
+    uint32_t batch_commands_max; // commit.batch_commands_max (default CORE_BATCH_COMMANDS_DEFAULT)
 } identity_t;
 
 // True when name is 1..CRDT_NAME_MAX bytes of [A-Za-z0-9_.-].

@@ -47,6 +47,9 @@ typedef struct {
     uint64_t hellos_changed; // Hellos carrying the entries changed since the last, and the digest
     size_t changed_entries_max; // the most entries one of those carried
     size_t authority_entries_max; // the most authority entries an idle or changed Hello carried
+    size_t ops_batches;           // OpsBatch messages seen on the wire
+    size_t ops_batch_ops_max;     // the most operations one of them carried
+    size_t writes[MESH_NODES_MAX]; // WRITE effects each node carried out
     // A node whose writes are held: its WRITE effect stays in flight until the test
     // finishes it with mesh_finish_held_write.
     bool hold_writes[MESH_NODES_MAX];
@@ -157,6 +160,7 @@ node_effects(mesh_t *mesh, int index)
             char err[256];
             int rc = store_rocks_write(node->store, effect.batch, effect.sync, err, sizeof err);
             cr_assert_eq(rc, 0, "%s", err);
+            mesh->writes[index]++;
             core_write_done(node->core, effect.batch_id, rc);
             core_flush(node->core, mesh->now_ms);
         } else if (effect.kind == CORE_EFFECT_SEND) {
@@ -218,6 +222,11 @@ mesh_run(mesh_t *mesh, int rounds_max)
                 }
                 if (hello->have_digest.len && hello->n_authority_have > mesh->authority_entries_max)
                     mesh->authority_entries_max = hello->n_authority_have;
+            }
+            if (decoded && decoded->body_case == STOREMESH__PEER_MESSAGE__BODY_OPS) {
+                mesh->ops_batches++;
+                if (decoded->ops->n_operations > mesh->ops_batch_ops_max)
+                    mesh->ops_batch_ops_max = decoded->ops->n_operations;
             }
             storemesh__peer_message__free_unpacked(decoded, NULL);
             core_peer_receive(mesh->nodes[message->to].core, mesh->nodes[message->from].name,
@@ -561,5 +570,40 @@ Test(replicate, a_silent_peer_is_noticed_after_its_timeout_also_after_a_clock_st
     mesh_run(&mesh, 12); // 6 s: past the 5 s timeout
     cr_assert_gt(core_counters(mesh.nodes[2].core)->grafts, grafts,
                  "c noticed that a went silent and asked b for a's operations");
+    mesh_free(&mesh);
+}
+
+// A group commit larger than CORE_SEAL_OPS_MAX is sealed in runs of that many
+// operations: one write on the origin, and peers receive OpsBatches no larger.
+Test(replicate, a_large_group_commit_is_sealed_in_runs_a_peer_takes_whole)
+{
+    static const char *const names[] = {"branch-a", "branch-b"};
+    mesh_t mesh;
+    mesh_init(&mesh, names, 2);
+    enum { COMMANDS = 2 * CORE_SEAL_OPS_MAX + CORE_SEAL_OPS_MAX / 2 };
+    cr_assert_geq(CORE_BATCH_COMMANDS_DEFAULT, COMMANDS, "the commands fit one group commit");
+    static core_command_t commands[COMMANDS];
+    for (size_t i = 0; i < COMMANDS; i++)
+        commands[i] = (core_command_t){.command_id = "",
+                                       .source = "test",
+                                       .type = "stock",
+                                       .key = "sku-1",
+                                       .field = "on_hand",
+                                       .op = "add",
+                                       .value = "1",
+                                       .value_len = 1,
+                                       .has_value = true};
+    cr_assert_eq(core_submit(mesh.nodes[0].core, 1, commands, COMMANDS, mesh.now_ms), 0);
+    node_effects(&mesh, 0);
+    cr_assert_eq(mesh.writes[0], 1, "one group commit wrote all %d commands (got %zu writes)",
+                 COMMANDS, mesh.writes[0]);
+    mesh_run(&mesh, 12);
+    cr_assert_eq(stock(&mesh, 1, "sku-1"), COMMANDS);
+    assert_same_digest(&mesh, 0, 1);
+    cr_assert_geq(mesh.ops_batches, 3, "three seals, three OpsBatches at least (got %zu)",
+                  mesh.ops_batches);
+    cr_assert_leq(mesh.ops_batch_ops_max, CORE_SEAL_OPS_MAX,
+                  "an OpsBatch of %zu operations; a seal covers %d at most",
+                  mesh.ops_batch_ops_max, CORE_SEAL_OPS_MAX);
     mesh_free(&mesh);
 }
