@@ -14,8 +14,10 @@
 #include "sm_error.h"
 #include "storemesh.pb-c.h"
 
-// idem record: origin \0 seq be64 | fingerprint
-#define IDEM_RECORD_MAX (CRDT_NAME_MAX + 1 + 8 + CORE_HASH_BYTES)
+// An idempotency record is the log key of the command's operation, origin \0 seq
+// be64. Builds before 2026-12-06 appended a 32-byte BLAKE2b fingerprint of the
+// command; such records are still read, and the fingerprint is ignored.
+#define IDEM_RECORD_MAX (CRDT_NAME_MAX + 1 + 8)
 
 static void
 answer(core_t *self, core_result_t *result, core_result_code_t code, const char *format, ...)
@@ -191,40 +193,6 @@ validate(core_t *self, const core_command_t *command, core_result_t *result, che
     return true;
 }
 
-static void
-fingerprint(uint8_t out[CORE_HASH_BYTES], const core_command_t *command)
-{
-    // BLAKE2b over type \0 key \0 field \0 op \0 ("v" or "-") \0 value: the hash stored
-    // in idempotency entries, so its bytes must never change. One call over the bytes
-    // gathered on the stack gives the same hash as six updates, with less overhead per
-    // command; commands too long for the buffer (refused by validation later) take the
-    // incremental way.
-    const char *parts[5] = {command->type, command->key, command->field, command->op,
-                            command->has_value ? "v" : "-"};
-    uint8_t gathered[1536];
-    size_t used = 0;
-    bool fits = true;
-    for (int i = 0; i < 5 && fits; i++) {
-        size_t len = strlen(parts[i]) + 1;
-        fits = used + len <= sizeof gathered;
-        if (fits)
-            memcpy(gathered + used, parts[i], len);
-        used += len;
-    }
-    if (fits && used + command->value_len <= sizeof gathered) {
-        if (command->value_len)
-            memcpy(gathered + used, command->value, command->value_len);
-        crypto_generichash(out, CORE_HASH_BYTES, gathered, used + command->value_len, NULL, 0);
-        return;
-    }
-    crypto_generichash_state state;
-    crypto_generichash_init(&state, NULL, 0, CORE_HASH_BYTES);
-    for (int i = 0; i < 5; i++)
-        crypto_generichash_update(&state, (const uint8_t *)parts[i], strlen(parts[i]) + 1);
-    crypto_generichash_update(&state, (const uint8_t *)command->value, command->value_len);
-    crypto_generichash_final(&state, out, CORE_HASH_BYTES);
-}
-
 static int
 add_waiter(core_t *self, core_request_t *request, size_t index)
 {
@@ -242,11 +210,61 @@ add_waiter(core_t *self, core_request_t *request, size_t index)
     return 0;
 }
 
+// The operation a command was recorded as, decoded: from the batches not yet on
+// disk (a repeat within a few milliseconds, rare: a bounded scan of their puts) or
+// from the log. NULL with *rc set when it cannot be read.
+static Storemesh__Operation *
+recorded_operation(const core_t *self, const uint8_t *log_key, size_t log_key_len, int *rc)
+{
+    const core_batch_t *batches[2] = {self->staging, self->in_flight};
+    for (size_t b = 0; b < 2; b++) {
+        const store_batch_t *batch = batches[b] ? &batches[b]->batch : NULL;
+        for (size_t i = 0; batch && i < batch->count; i++) {
+            const store_put_t *put = &batch->puts[i];
+            if (put->cf == STORE_CF_LOG && put->key_len == log_key_len &&
+                memcmp(store_put_key(batch, put), log_key, log_key_len) == 0) {
+                Storemesh__Operation *op = storemesh__operation__unpack(
+                    NULL, put->value_len, store_put_value(batch, put));
+                *rc = op ? 0 : -SM_ECORRUPT;
+                return op;
+            }
+        }
+    }
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    *rc = core_read(self, STORE_CF_LOG, log_key, log_key_len, &bytes, &len);
+    if (*rc)
+        return NULL;
+    Storemesh__Operation *op = storemesh__operation__unpack(NULL, len, bytes);
+    free(bytes);
+    *rc = op ? 0 : -SM_ECORRUPT;
+    return op;
+}
+
+// Whether command is the one recorded as op: the same type, key, field, OP and
+// VALUE (for a counter, the same delta). The client's source is not compared.
+static bool
+same_command(const core_t *self, const Storemesh__Operation *op, const core_command_t *command)
+{
+    crdt_op_kind_t kind;
+    if (!command->has_value || !parse_op(command->op, &kind) || (int)op->op != (int)kind ||
+        strcmp(op->type, command->type) != 0 || strcmp(op->key, command->key) != 0 ||
+        strcmp(op->field, command->field) != 0)
+        return false;
+    const rules_entity_t *entity = rules_entity(self->rules, command->type);
+    const rules_field_t *rule = entity ? rules_field(entity, command->field) : NULL;
+    if (rule && rule->merge == CRDT_KIND_COUNTER) {
+        int64_t delta = 0;
+        return op->value.len == 0 && parse_delta(command->value, &delta) && delta == op->delta;
+    }
+    return op->value.len == command->value_len &&
+           memcmp(op->value.data, command->value, command->value_len) == 0;
+}
+
 // A known command ID answers with its first audit ID. 1 when answered (or staged
 // to be answered with this batch), 0 when the ID is new, <0 on a storage error.
 static int
-answer_repeat(core_t *self, core_request_t *request, size_t index, const core_command_t *command,
-              const uint8_t print[CORE_HASH_BYTES])
+answer_repeat(core_t *self, core_request_t *request, size_t index, const core_command_t *command)
 {
     core_result_t *result = &request->results[index];
     const uint8_t *key = (const uint8_t *)command->command_id;
@@ -265,17 +283,26 @@ answer_repeat(core_t *self, core_request_t *request, size_t index, const core_co
             return rc;
         record = stored;
     }
+    // The log key, then nothing or an earlier build's fingerprint.
+    const uint8_t *nul = memchr(record, 0, record_len < CRDT_NAME_MAX + 1 ? record_len
+                                                                          : CRDT_NAME_MAX + 1);
+    size_t log_key_len = nul ? (size_t)(nul - record) + 1 + 8 : 0;
     char origin[CRDT_NAME_MAX + 1];
     uint64_t seq = 0;
-    int rc = keys_log_parse(record, record_len - CORE_HASH_BYTES, origin, &seq);
-    if (rc || record_len <= CORE_HASH_BYTES) {
+    if (!nul || (record_len != log_key_len && record_len != log_key_len + CORE_HASH_BYTES) ||
+        keys_log_parse(record, log_key_len, origin, &seq) != 0) {
         free(stored);
         return -SM_ECORRUPT;
     }
+    int rc = 0;
+    Storemesh__Operation *op = recorded_operation(self, record, log_key_len, &rc);
+    free(stored);
+    if (!op)
+        return rc;
+    bool same = same_command(self, op, command);
+    storemesh__operation__free_unpacked(op, NULL);
     char audit_id[AUDIT_ID_MAX];
     audit_id_format(audit_id, origin, seq);
-    bool same = memcmp(record + record_len - CORE_HASH_BYTES, print, CORE_HASH_BYTES) == 0;
-    free(stored);
     if (!same) {
         answer(self, result, CORE_RESULT_BAD_INPUT,
                "command ID '%.128s' was already used for a different command (audit ID %s); "
@@ -533,7 +560,7 @@ prepare(core_t *self, const core_command_t *command, const checked_t *checked,
 
 static int
 commit_staging(core_t *self, const core_command_t *command, const crdt_stamp_t *stamp,
-               const uint8_t print[CORE_HASH_BYTES], const staging_t *staging)
+               const staging_t *staging)
 {
     int rc = overlay_put(self->staging->overlay, STORE_CF_STATE, staging->state_key,
                          staging->state_key_len,
@@ -548,12 +575,10 @@ commit_staging(core_t *self, const core_command_t *command, const crdt_stamp_t *
         rc = store_batch_put(&self->staging->batch, STORE_CF_LOG, log_key, log_key_len,
                              staging->packed->data, staging->packed->len);
     if (rc == 0 && command->command_id[0]) {
-        uint8_t record[IDEM_RECORD_MAX];
-        memcpy(record, log_key, log_key_len);
-        memcpy(record + log_key_len, print, CORE_HASH_BYTES);
+        assert(log_key_len <= IDEM_RECORD_MAX);
         rc = overlay_put(self->staging->overlay, STORE_CF_IDEM,
-                         (const uint8_t *)command->command_id,
-                         strlen(command->command_id), record, log_key_len + CORE_HASH_BYTES);
+                         (const uint8_t *)command->command_id, strlen(command->command_id),
+                         log_key, log_key_len);
     }
     if (rc)
         return rc;
@@ -596,10 +621,8 @@ core_stage_command(core_t *self, core_request_t *request, size_t index,
                "command ID must be 1 to %d bytes of printable text", CORE_COMMAND_ID_MAX);
         return 0;
     }
-    uint8_t print[CORE_HASH_BYTES];
-    fingerprint(print, command);
     if (command->command_id[0]) {
-        int rc = answer_repeat(self, request, index, command, print);
+        int rc = answer_repeat(self, request, index, command);
         if (rc != 0)
             return rc < 0 ? rc : 0;
     }
@@ -623,7 +646,7 @@ core_stage_command(core_t *self, core_request_t *request, size_t index,
     if (rc && answer_apply_error(self, result, command, rc))
         return 0;
     if (rc == 0)
-        rc = commit_staging(self, command, &stamp, print, &staging);
+        rc = commit_staging(self, command, &stamp, &staging);
     // A peer takes a run of operations up to a seal whole: a large group commit is
     // sealed in runs of CORE_SEAL_OPS_MAX, so what a peer stages stays that size.
     if (rc == 0 && self->staged.last_seq - self->staged.sealed_seq >= CORE_SEAL_OPS_MAX)

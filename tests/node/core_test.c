@@ -464,9 +464,10 @@ Test(core, states_since_the_last_checkpoint_are_rebuilt_from_the_log_on_restart)
     teardown(&f);
 }
 
-// The fingerprint in an idempotency entry decides whether a retry is the same
-// command, across upgrades too: its bytes must never change.
-Test(core, the_idempotency_fingerprint_keeps_its_format)
+// An idempotency entry is the log key of the command's operation; a retry is
+// compared with that operation. Entries of builds before 2026-12-06 carry a 32-byte
+// fingerprint after the log key: they still answer retries and refuse other content.
+Test(core, idempotency_entries_old_and_new_answer_retries_and_refuse_other_content)
 {
     fixture_t f = {0};
     setup(&f, "branch-a");
@@ -478,13 +479,69 @@ Test(core, the_idempotency_fingerprint_keeps_its_format)
     cr_assert_eq(reader.get(reader.ctx, STORE_CF_IDEM, (const uint8_t *)"till-7", 6, &record,
                             &record_len),
                  0);
-    static const char content[] = "stock\0s1\0on_hand\0add\0v\0-3"; // type key field op v value
-    uint8_t expected[32];
-    crypto_generichash(expected, sizeof expected, (const uint8_t *)content, sizeof content - 1,
-                       NULL, 0);
-    cr_assert_geq(record_len, sizeof expected);
-    cr_assert_eq(memcmp(record + record_len - sizeof expected, expected, sizeof expected), 0);
+    static const uint8_t log_key[] = "branch-a\0\0\0\0\0\0\0\0\x01"; // origin \0 seq be64
+    cr_assert_eq(record_len, sizeof log_key - 1, "the record is the log key alone");
+    cr_assert_eq(memcmp(record, log_key, record_len), 0);
     free(record);
+
+    // Rewrite it as an earlier build wrote it: log key, then BLAKE2b of the content.
+    static const char content[] = "stock\0s1\0on_hand\0add\0v\0-3";
+    uint8_t old_record[sizeof log_key - 1 + 32];
+    memcpy(old_record, log_key, sizeof log_key - 1);
+    crypto_generichash(old_record + sizeof log_key - 1, 32, (const uint8_t *)content,
+                       sizeof content - 1, NULL, 0);
+    store_batch_t batch;
+    store_batch_init(&batch);
+    cr_assert_eq(store_batch_put(&batch, STORE_CF_IDEM, "till-7", 6, old_record, sizeof old_record),
+                 0);
+    char err[256];
+    cr_assert_eq(store_rocks_write(f.store, &batch, true, err, sizeof err), 0, "%s", err);
+    store_batch_free(&batch);
+
+    core_result_t retry = submit_one(&f, 2, cmd("till-7", "stock", "s1", "on_hand", "add", "-3"));
+    cr_assert_eq(retry.code, CORE_RESULT_OK, "%s", retry.message);
+    cr_assert(retry.duplicate);
+    cr_assert_str_eq(retry.audit_id, result.audit_id);
+    core_result_t other = submit_one(&f, 3, cmd("till-7", "stock", "s1", "on_hand", "add", "-4"));
+    cr_assert_eq(other.code, CORE_RESULT_BAD_INPUT);
+    cr_assert_not_null(strstr(other.message, "already used"), "%s", other.message);
+    core_result_t moved = submit_one(&f, 4, cmd("till-7", "stock", "s2", "on_hand", "add", "-3"));
+    cr_assert_eq(moved.code, CORE_RESULT_BAD_INPUT, "another key is another command");
+    cr_assert_eq(counter_value(&f, "s1"), -3);
+    teardown(&f);
+}
+
+// A retry is compared with the recorded operation whether that is on disk or still
+// in a batch being written, for every kind of field: the same VALUE is a repeat,
+// another is refused.
+Test(core, a_reused_command_id_is_checked_against_the_recorded_operation)
+{
+    fixture_t f = {0};
+    setup(&f, "branch-a");
+    core_command_t first[2] = {cmd("e-1", "customer", "c1", "email", "set", "a@example.com"),
+                               cmd("t-1", "customer", "c1", "tags", "add", "vip")};
+    core_command_t again[4] = {cmd("e-1", "customer", "c1", "email", "set", "a@example.com"),
+                               cmd("e-1", "customer", "c1", "email", "set", "b@example.com"),
+                               cmd("t-1", "customer", "c1", "tags", "add", "vip"),
+                               cmd("t-1", "customer", "c1", "tags", "remove", "vip")};
+    // In one request: the repeats find the first operations in the batch being built.
+    core_command_t all[6] = {first[0], first[1], again[0], again[1], again[2], again[3]};
+    core_result_t results[6];
+    cr_assert_eq(core_submit(f.core, 1, all, 6, 1000000), 0);
+    pump(&f, 0, 1, results, 6);
+    cr_assert_eq(results[2].code, CORE_RESULT_OK, "%s", results[2].message);
+    cr_assert(results[2].duplicate);
+    cr_assert_str_eq(results[2].audit_id, results[0].audit_id);
+    cr_assert_eq(results[3].code, CORE_RESULT_BAD_INPUT);
+    cr_assert_eq(results[4].code, CORE_RESULT_OK, "%s", results[4].message);
+    cr_assert(results[4].duplicate);
+    cr_assert_eq(results[5].code, CORE_RESULT_BAD_INPUT);
+    // Again once on disk.
+    cr_assert_eq(core_submit(f.core, 2, again, 4, 1000000), 0);
+    pump(&f, 0, 2, results, 4);
+    cr_assert(results[0].duplicate && results[2].duplicate);
+    cr_assert_eq(results[1].code, CORE_RESULT_BAD_INPUT);
+    cr_assert_eq(results[3].code, CORE_RESULT_BAD_INPUT);
     teardown(&f);
 }
 
