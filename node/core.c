@@ -468,7 +468,7 @@ core_fail_pending(core_t *self, int rc)
 
 // Stages waiting commands, oldest request first, until the batch is full.
 static int
-stage_pending(core_t *self)
+stage_requests(core_t *self)
 {
     for (size_t r = 0; r < self->request_count; r++) {
         core_request_t *request = self->requests[r];
@@ -479,9 +479,14 @@ stage_pending(core_t *self)
             self->pending_commands--;
             // Field states since the last checkpoint were lost to memory: a restart
             // rebuilds them from the log; until then nothing is staged on them.
-            int rc = self->states_lost ? -SM_ENOMEM
-                                       : core_stage_command(self, request, index,
-                                                            &request->commands[index]);
+            int rc = self->states_lost ? -SM_ENOMEM : 0;
+            if (rc == 0 && (self->prefetch.request != request ||
+                            index >= self->prefetch.first + self->prefetch.count)) {
+                core_prefetch_drop(self);
+                rc = core_prefetch(self, request, index);
+            }
+            if (rc == 0)
+                rc = core_stage_command(self, request, index, &request->commands[index]);
             if (rc) {
                 result_set(&request->results[index], CORE_RESULT_FAILED,
                            "the node could not stage this command (storage or memory error); "
@@ -492,6 +497,14 @@ stage_pending(core_t *self)
         }
     }
     return 0;
+}
+
+static int
+stage_pending(core_t *self)
+{
+    int rc = stage_requests(self);
+    core_prefetch_drop(self);
+    return rc;
 }
 
 // Completes the staging batch (states, head, seal) and makes it the one in flight.

@@ -23,6 +23,8 @@
 // read back from RocksDB for every sale. Cleared whole when full: simple, bounded
 // (about 32k states, a few MB), and hot keys return within one batch.
 #define CORE_STATE_CACHE_ENTRIES_MAX 32768
+// Command IDs looked up in one get_many (core_prefetch).
+#define CORE_PREFETCH_MAX 256
 
 // This origin's chain head; what a batch advances and a failed write rolls back.
 typedef struct {
@@ -179,6 +181,19 @@ struct core {
     int write_error;          // rc of the last write when it failed; 0 after a success
     uint64_t write_failures;  // writes failed since the core started
 
+    // Idempotency entries of the next commands to stage, read from storage at once
+    // (reader.get_many) instead of one get each. Valid within one stage_pending
+    // only: storage can gain entries meanwhile only from batches whose overlays
+    // answer_repeat reads first, and those stay until a write completes.
+    struct {
+        const core_request_t *request; // NULL: nothing looked up
+        size_t first;                  // of request's commands, and how many
+        size_t count;
+        bool looked_up[CORE_PREFETCH_MAX]; // false: no valid ID, left to answer_repeat
+        uint8_t *values[CORE_PREFETCH_MAX]; // the entry, or NULL when absent
+        size_t lens[CORE_PREFETCH_MAX];
+    } prefetch;
+
     // requests not yet fully answered, FIFO; bounded by CORE_PENDING_COMMANDS_MAX
     core_request_t **requests;
     size_t request_count;
@@ -235,6 +250,11 @@ struct core {
 // core_stage.c: validates, stamps and applies commands[index] of request into the
 // batch being built, or answers it at once. 0, or -SM_ENOMEM/-SM_EIO when the batch
 // can no longer be trusted (the caller fails the whole batch).
+// Looks up at once the idempotency entries of request's commands from first on, as
+// many as the staging batch has room for (CORE_PREFETCH_MAX at most). 0, or <0 on
+// a storage error. core_prefetch_drop forgets them (at the end of stage_pending).
+int core_prefetch(core_t *self, const core_request_t *request, size_t first);
+void core_prefetch_drop(core_t *self);
 int core_stage_command(core_t *self, core_request_t *request, size_t index,
                        const core_command_t *command);
 

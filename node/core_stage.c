@@ -210,6 +210,83 @@ add_waiter(core_t *self, core_request_t *request, size_t index)
     return 0;
 }
 
+void
+core_prefetch_drop(core_t *self)
+{
+    for (size_t i = 0; i < self->prefetch.count; i++) {
+        free(self->prefetch.values[i]);
+        self->prefetch.values[i] = NULL;
+    }
+    self->prefetch.request = NULL;
+    self->prefetch.count = 0;
+}
+
+int
+core_prefetch(core_t *self, const core_request_t *request, size_t first)
+{
+    assert(self->prefetch.count == 0);
+    if (!self->reader.get_many || CORE_BUG(self, CORE_BUG_NO_DEDUP))
+        return 0;
+    size_t room = self->batch_commands_max > self->staging->waiter_count
+                      ? self->batch_commands_max - self->staging->waiter_count
+                      : 1;
+    size_t count = request->count - first;
+    count = count < room ? count : room;
+    count = count < CORE_PREFETCH_MAX ? count : CORE_PREFETCH_MAX;
+    const uint8_t *keys[CORE_PREFETCH_MAX];
+    size_t key_lens[CORE_PREFETCH_MAX];
+    size_t slots[CORE_PREFETCH_MAX]; // of each key, in the prefetch
+    uint8_t *values[CORE_PREFETCH_MAX];
+    size_t lens[CORE_PREFETCH_MAX];
+    size_t keys_count = 0;
+    for (size_t i = 0; i < count; i++) {
+        const char *id = request->commands[first + i].command_id;
+        size_t len = strlen(id);
+        self->prefetch.looked_up[i] = len > 0 && len <= CORE_COMMAND_ID_MAX;
+        self->prefetch.values[i] = NULL;
+        self->prefetch.lens[i] = 0;
+        if (self->prefetch.looked_up[i]) {
+            keys[keys_count] = (const uint8_t *)id;
+            key_lens[keys_count] = len;
+            slots[keys_count++] = i;
+        }
+    }
+    int rc = keys_count ? self->reader.get_many(self->reader.ctx, STORE_CF_IDEM, keys_count, keys,
+                                                key_lens, values, lens)
+                        : 0;
+    if (rc)
+        return rc;
+    for (size_t k = 0; k < keys_count; k++) {
+        self->prefetch.values[slots[k]] = values[k];
+        self->prefetch.lens[slots[k]] = lens[k];
+    }
+    self->prefetch.request = request;
+    self->prefetch.first = first;
+    self->prefetch.count = count;
+    return 0;
+}
+
+// A command ID's entry in storage: from the prefetch when it holds the command
+// (*record borrowed, *owned NULL), else read now (*owned is *record; caller frees).
+static int
+read_idem(const core_t *self, const core_request_t *request, size_t index, const uint8_t *key,
+          size_t key_len, const uint8_t **record, size_t *record_len, uint8_t **owned)
+{
+    *owned = NULL;
+    size_t slot = index - self->prefetch.first;
+    if (self->prefetch.request == request && index >= self->prefetch.first &&
+        slot < self->prefetch.count && self->prefetch.looked_up[slot]) {
+        if (!self->prefetch.values[slot])
+            return -SM_ENOTFOUND;
+        *record = self->prefetch.values[slot];
+        *record_len = self->prefetch.lens[slot];
+        return 0;
+    }
+    int rc = core_read(self, STORE_CF_IDEM, key, key_len, owned, record_len);
+    *record = *owned;
+    return rc;
+}
+
 // The operation a command was recorded as, decoded: from the batches not yet on
 // disk (a repeat within a few milliseconds, rare: a bounded scan of their puts) or
 // from the log. NULL with *rc set when it cannot be read.
@@ -276,12 +353,11 @@ answer_repeat(core_t *self, core_request_t *request, size_t index, const core_co
         return 0; // every repeat is taken for a new command
     bool in_batch = core_pending_get(self, STORE_CF_IDEM, key, key_len, &record, &record_len) == 0;
     if (!in_batch) {
-        int rc = core_read(self, STORE_CF_IDEM, key, key_len, &stored, &record_len);
+        int rc = read_idem(self, request, index, key, key_len, &record, &record_len, &stored);
         if (rc == -SM_ENOTFOUND)
             return 0;
         if (rc)
             return rc;
-        record = stored;
     }
     // The log key, then nothing or an earlier build's fingerprint.
     const uint8_t *nul = memchr(record, 0, record_len < CRDT_NAME_MAX + 1 ? record_len

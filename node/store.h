@@ -38,6 +38,12 @@ typedef struct {
     // from start_key if it is not NULL. 0, or -SM_EIO.
     int (*scan)(void *ctx, store_cf_t cf, const uint8_t *prefix, size_t prefix_len,
                 const uint8_t *start_key, size_t start_key_len, store_scan_fn fn, void *arg);
+    // Optional (NULL: the core calls get for each key): count keys of one column
+    // family looked up at once, which RocksDB does for less than a get each.
+    // values[i] is malloc'd (caller frees) or NULL when absent. 0, or -SM_EIO or
+    // -SM_ENOMEM with no value left set.
+    int (*get_many)(void *ctx, store_cf_t cf, size_t count, const uint8_t *const *keys,
+                    const size_t *key_lens, uint8_t **values, size_t *value_lens);
     void *ctx;
 } store_reader_t;
 

@@ -183,6 +183,50 @@ rocks_get(void *ctx, store_cf_t cf, const uint8_t *key, size_t key_len, uint8_t 
 }
 
 static int
+rocks_get_many(void *ctx, store_cf_t cf, size_t count, const uint8_t *const *keys,
+               const size_t *key_lens, uint8_t **values, size_t *value_lens)
+{
+    store_rocks_t *self = ctx;
+    for (size_t i = 0; i < count; i++) {
+        values[i] = NULL;
+        value_lens[i] = 0;
+    }
+    rocksdb_pinnableslice_t **found = calloc(count ? count : 1, sizeof *found);
+    char **errs = calloc(count ? count : 1, sizeof *errs);
+    int rc = found && errs ? 0 : -SM_ENOMEM;
+    if (rc == 0)
+        rocksdb_batched_multi_get_cf(self->db, self->read, self->cfs[cf], count,
+                                     (const char *const *)keys, key_lens, found, errs, false);
+    for (size_t i = 0; rc == 0 && i < count; i++) {
+        if (errs[i]) {
+            fprintf(stderr, "storemesh: RocksDB read failed: %s\n", errs[i]);
+            rc = -SM_EIO;
+        } else if (found[i]) {
+            size_t len = 0;
+            const char *bytes = rocksdb_pinnableslice_value(found[i], &len);
+            values[i] = malloc(len ? len : 1);
+            if (!values[i])
+                rc = -SM_ENOMEM;
+            else
+                memcpy(values[i], bytes, len);
+            value_lens[i] = len;
+        }
+    }
+    for (size_t i = 0; found && errs && i < count; i++) {
+        if (found[i])
+            rocksdb_pinnableslice_destroy(found[i]);
+        free(errs[i]); // strdup'd by RocksDB's C API
+        if (rc && values[i]) {
+            free(values[i]);
+            values[i] = NULL;
+        }
+    }
+    free(found);
+    free(errs);
+    return rc;
+}
+
+static int
 rocks_scan(void *ctx, store_cf_t cf, const uint8_t *prefix, size_t prefix_len,
            const uint8_t *start_key, size_t start_key_len, store_scan_fn fn, void *arg)
 {
@@ -219,7 +263,8 @@ rocks_scan(void *ctx, store_cf_t cf, const uint8_t *prefix, size_t prefix_len,
 store_reader_t
 store_rocks_reader(store_rocks_t *self)
 {
-    return (store_reader_t){.get = rocks_get, .scan = rocks_scan, .ctx = self};
+    return (store_reader_t){
+        .get = rocks_get, .scan = rocks_scan, .get_many = rocks_get_many, .ctx = self};
 }
 
 int

@@ -20,6 +20,7 @@ typedef struct {
     uint8_t secret_key[crypto_sign_SECRETKEYBYTES];
     const char *name;
     uint32_t checkpoint_ops; // 0: the core's default
+    uint32_t batch_commands_max; // 0: the default
 } fixture_t;
 
 static void
@@ -35,7 +36,8 @@ open_core(fixture_t *f)
                             .public_key = f->public_key,
                             .reader = store_rocks_reader(f->store),
                             .sync = true,
-                            .checkpoint_ops = f->checkpoint_ops};
+                            .checkpoint_ops = f->checkpoint_ops,
+                            .batch_commands_max = f->batch_commands_max};
     f->core = core_new(&config, err, sizeof err);
     cr_assert_not_null(f->core, "core_new: %s", err);
 }
@@ -587,5 +589,66 @@ Test(core, a_re_added_tag_stays_removable_and_a_full_field_refuses_clearly)
     cr_assert_eq(view.fields[0].view.value_count, (size_t)accepted,
                  "every value taken before the limit is still there");
     core_entity_view_free(&view);
+    teardown(&f);
+}
+
+// RocksDB's batched lookup (the core's idempotency prefetch) finds what a get
+// finds, in the order asked, and leaves absent keys NULL.
+Test(core, get_many_answers_as_get_does_for_present_and_absent_keys)
+{
+    fixture_t f = {0};
+    setup(&f, "branch-a");
+    store_batch_t batch;
+    store_batch_init(&batch);
+    cr_assert_eq(store_batch_put(&batch, STORE_CF_IDEM, "b", 1, "2", 1), 0);
+    cr_assert_eq(store_batch_put(&batch, STORE_CF_IDEM, "a", 1, "one", 3), 0);
+    char err[256];
+    cr_assert_eq(store_rocks_write(f.store, &batch, true, err, sizeof err), 0, "%s", err);
+    store_batch_free(&batch);
+    store_reader_t reader = store_rocks_reader(f.store);
+    cr_assert_not_null(reader.get_many);
+    const uint8_t *keys[4] = {(const uint8_t *)"b", (const uint8_t *)"zz", (const uint8_t *)"a",
+                              (const uint8_t *)"b"};
+    size_t key_lens[4] = {1, 2, 1, 1};
+    uint8_t *values[4];
+    size_t lens[4];
+    cr_assert_eq(reader.get_many(reader.ctx, STORE_CF_IDEM, 4, keys, key_lens, values, lens), 0);
+    cr_assert(values[0] && lens[0] == 1 && memcmp(values[0], "2", 1) == 0);
+    cr_assert_null(values[1], "an absent key is NULL");
+    cr_assert(values[2] && lens[2] == 3 && memcmp(values[2], "one", 3) == 0);
+    cr_assert(values[3] && lens[3] == 1 && memcmp(values[3], "2", 1) == 0);
+    for (int i = 0; i < 4; i++)
+        free(values[i]);
+    cr_assert_eq(reader.get_many(reader.ctx, STORE_CF_LOG, 1, keys, key_lens, values, lens), 0);
+    cr_assert_null(values[0], "keys are per column family");
+    teardown(&f);
+}
+
+// Repeats and new commands mixed in a request larger than one lookup ahead
+// (CORE_PREFETCH_MAX) and than one batch: each repeat gets its first audit ID,
+// each new command one effect.
+Test(core, repeats_across_lookup_chunks_and_batches_are_answered_once)
+{
+    fixture_t f = {.batch_commands_max = 150};
+    setup(&f, "branch-a");
+    enum { FIRST = 600, SECOND = 700 };
+    static char ids[SECOND][16];
+    static core_command_t commands[SECOND];
+    static core_result_t first[FIRST], second[SECOND];
+    for (int i = 0; i < SECOND; i++) {
+        snprintf(ids[i], sizeof ids[i], "id-%d", i);
+        commands[i] = cmd(ids[i], "stock", "s1", "on_hand", "add", "1");
+    }
+    cr_assert_eq(core_submit(f.core, 1, commands, FIRST, 1000000), 0);
+    cr_assert_geq(pump(&f, 0, 1, first, FIRST), 4, "several batches of 150");
+    cr_assert_eq(core_submit(f.core, 2, commands, SECOND, 1000000), 0);
+    pump(&f, 0, 2, second, SECOND);
+    for (int i = 0; i < SECOND; i++) {
+        cr_assert_eq(second[i].code, CORE_RESULT_OK, "command %d: %s", i, second[i].message);
+        cr_assert_eq(second[i].duplicate, i < FIRST, "command %d", i);
+        if (i < FIRST)
+            cr_assert_str_eq(second[i].audit_id, first[i].audit_id, "command %d", i);
+    }
+    cr_assert_eq(counter_value(&f, "s1"), SECOND);
     teardown(&f);
 }
