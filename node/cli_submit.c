@@ -207,7 +207,7 @@ batch_report(batch_t *batch, const Storemesh__Response *response, const char *fi
 // Requests in flight at once: the CLI parses the next lines while the node writes,
 // and the node has enough waiting to fill its next group commit (4,000 commands by
 // default) while one is on its way to disk. 4 left the node idle between writes.
-#define CLI_BATCH_WINDOW 16
+#define CLI_BATCH_WINDOW 8
 
 typedef struct {
     batch_t batch;
