@@ -11,6 +11,7 @@
 
 #include "core_internal.h"
 #include "keys.h"
+#include "op_pack.h"
 #include "sm_error.h"
 #include "storemesh.pb-c.h"
 
@@ -582,11 +583,11 @@ pack_operation(core_t *self, const core_command_t *command, const checked_t *che
     }
     op.n_observed = observed_count;
     op.observed = tag_pointers;
-    size_t packed_len = storemesh__operation__get_packed_size(&op);
+    size_t packed_len = op_pack_size(&op);
     crdt_buf_reset(out->packed);
     if (crdt_buf_reserve(out->packed, packed_len))
         return -SM_ENOMEM;
-    out->packed->len = storemesh__operation__pack(&op, out->packed->data);
+    out->packed->len = op_pack(&op, out->packed->data);
     assert(out->packed->len == packed_len);
     return 0;
 }
