@@ -272,6 +272,9 @@ cli_status(const cli_args_t *args)
         json_object_object_add(object, "last_seq", json_object_new_uint64(reply->last_seq));
         json_object_object_add(object, "commands_refused",
                                json_object_new_uint64(reply->commands_refused));
+        json_object_object_add(object, "writes", json_object_new_uint64(reply->writes));
+        json_object_object_add(object, "write_failures",
+                               json_object_new_uint64(reply->write_failures));
         json_object_object_add(object, "uptime_seconds",
                                json_object_new_uint64(reply->uptime_seconds));
         json_object_object_add(object, "rules_hash", json_object_new_string(reply->rules_hash));

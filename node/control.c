@@ -198,6 +198,8 @@ answer_status(const core_t *core, uint64_t wall_ms, uint64_t started_ms, control
     out->operations = status->operations;
     out->last_seq = status->last_seq;
     out->commands_refused = status->commands_refused;
+    out->writes = status->writes;
+    out->write_failures = status->write_failures;
     out->uptime_seconds = wall_ms > started_ms ? (wall_ms - started_ms) / 1000 : 0;
     const uint8_t *hash = rules_hash(rules);
     for (int i = 0; i < RULES_HASH_BYTES; i++)

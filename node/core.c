@@ -575,6 +575,7 @@ core_write_done(core_t *self, uint64_t batch_id, int rc)
         collect_ready(self);
         return;
     }
+    self->writes++;
     core_batch_t *batch = self->in_flight;
     for (size_t i = 0; i < batch->waiter_count; i++)
         batch->waiters[i].request->unresolved--;

@@ -200,6 +200,7 @@ typedef struct {
     uint64_t operations;       // operations in the log, all origins
     uint64_t commands_refused; // since the core started
     uint64_t write_failures;   // batches storage failed to write, since the core started
+    uint64_t writes;           // batches written (one fsync each with fsync on), since then
     size_t action_count;
     char actions[CORE_ACTIONS_MAX][CORE_MESSAGE_MAX];
 } core_status_t;

@@ -180,6 +180,7 @@ struct core {
     uint64_t commands_refused;
     int write_error;          // rc of the last write when it failed; 0 after a success
     uint64_t write_failures;  // writes failed since the core started
+    uint64_t writes;          // batches written (each one fsync), since the core started
 
     // Idempotency entries of the next commands to stage, read from storage at once
     // (reader.get_many) instead of one get each. Valid within one stage_pending

@@ -150,6 +150,7 @@ core_status(const core_t *self, uint64_t wall_ms, core_status_t *status)
         level(status->offline_seconds, limits->max_offline_s, limits->warn_at_percent);
     status->state = queue > offline ? queue : offline;
     status->write_failures = self->write_failures;
+    status->writes = self->writes;
     if (self->write_error) {
         status->state = CORE_STATE_LIMIT;
         add_action(status,

@@ -111,6 +111,8 @@ jq_eq "$json" '.limits|type' '"object"' "status limits"
 jq_eq "$json" '.limits|tostring|contains("100000")' true "status limits show max_queue_depth"
 jq_eq "$json" '.actions|type' '"array"' "status actions"
 jq_eq "$json" '.peers' '[]' "status peers"
+jq_eq "$json" "(.writes >= 1) and (.writes <= $accepted)" true "status writes: at least one, at most one a command"
+jq_eq "$json" '.write_failures' 0 "status write_failures"
 expect 0 status --data "$dir"
 assert_contains "$OUT" "branch-a" "plain status names the node"
 

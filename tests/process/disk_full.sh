@@ -39,6 +39,7 @@ sm_log "the node keeps running and answering"
 pid=${SM_NODE_PID[$dir]}
 pid_running "$pid" || fail "the node died when the disk filled up (see $dir.log)"
 expect 0 status --data "$dir"
+jq_eq "$(status_json "$dir")" '.write_failures >= 1' true "status counts the write the disk refused"
 expect 1 submit --data "$dir" --command-id after-full stock sku-1 on_hand add 1
 assert_err_clear
 expect 0 audit --data "$dir" "${acked[0]}"
