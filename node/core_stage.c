@@ -311,6 +311,8 @@ recorded_operation(const core_t *self, const uint8_t *log_key, size_t log_key_le
     uint8_t *bytes = NULL;
     size_t len = 0;
     *rc = core_read(self, STORE_CF_LOG, log_key, log_key_len, &bytes, &len);
+    if (*rc == -SM_ENOTFOUND)
+        *rc = -SM_ECORRUPT; // an idempotency entry names an operation the log lacks
     if (*rc)
         return NULL;
     Storemesh__Operation *op = storemesh__operation__unpack(NULL, len, bytes);
