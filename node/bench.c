@@ -142,32 +142,6 @@ node_init(const bench_options_t *options, const bench_paths_t *paths)
     return 0;
 }
 
-// The node's group-commit writes since it started, from its status; 0 when it
-// does not answer.
-static uint64_t
-node_writes(const char *dir)
-{
-    char err[SMCLIENT_ERROR_MAX];
-    int rc = 0;
-    smclient_t *client = smclient_new(dir, 10000, &rc, err, sizeof err);
-    if (!client)
-        return 0;
-    Storemesh__StatusRequest status = STOREMESH__STATUS_REQUEST__INIT;
-    Storemesh__Request request = STOREMESH__REQUEST__INIT;
-    request.version = 1;
-    request.body_case = STOREMESH__REQUEST__BODY_STATUS;
-    request.status = &status;
-    Storemesh__Response *response = NULL;
-    uint64_t writes = 0;
-    if (smclient_call(client, &request, &response) == 0) {
-        if (response->body_case == STOREMESH__RESPONSE__BODY_STATUS && response->status)
-            writes = response->status->writes;
-        smclient_response_free(response);
-    }
-    smclient_destroy(&client);
-    return writes;
-}
-
 static int
 bench_node(const bench_options_t *options, const bench_paths_t *paths, bench_result_t *result)
 {
@@ -189,7 +163,11 @@ bench_node(const bench_options_t *options, const bench_paths_t *paths, bench_res
     result->node_seconds = bench_seconds_since(&started);
     result->node_rss_kb = bench_peak_rss_kb(node);
     result->acknowledged = bench_count_lines(paths->ids);
-    result->writes = node_writes(paths->node_dir);
+    smclient_t *client = NULL;
+    uint64_t operations = 0;
+    if (bench_node_status(&client, paths->node_dir, &operations, &result->writes) != 0)
+        result->writes = 0;
+    smclient_destroy(&client);
     if (bench_node_stop(node) != 0)
         fprintf(stderr, "the node did not exit cleanly; see %s\n", paths->log);
     if (rc != 0 || result->acknowledged != options->ops) {

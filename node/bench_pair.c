@@ -21,7 +21,6 @@
 
 #define BENCH_PAIR_POLL_MS 5      // the sink's status, asked in process: cheap, so fine-grained
 #define BENCH_PAIR_STALL_MS 60000 // no new operation at the sink for this long: failed
-#define BENCH_PAIR_CLIENT_TIMEOUT_MS 5000
 #define BENCH_PAIR_LINE_MAX 512 // one line of `storemesh id`
 // Idle: the first Hellos after the catch-up carry the changed version vector in full;
 // then the link is measured over whole anti-entropy periods (CORE_ANTI_ENTROPY_MS).
@@ -188,28 +187,9 @@ source_load(const bench_children_t *children, const char *dir, pair_node_t *sour
 static int64_t
 node_operations(smclient_t **client, const char *dir)
 {
-    if (!*client) {
-        char err[SMCLIENT_ERROR_MAX];
-        int rc = 0;
-        *client = smclient_new(dir, BENCH_PAIR_CLIENT_TIMEOUT_MS, &rc, err, sizeof err);
-        if (!*client)
-            return -1;
-    }
-    Storemesh__StatusRequest status = STOREMESH__STATUS_REQUEST__INIT;
-    Storemesh__Request request = STOREMESH__REQUEST__INIT;
-    request.version = 1;
-    request.body_case = STOREMESH__REQUEST__BODY_STATUS;
-    request.status = &status;
-    Storemesh__Response *response = NULL;
-    if (smclient_call(*client, &request, &response) != 0) {
-        smclient_destroy(client); // after a timeout it may hold a late answer
-        return -1;
-    }
-    int64_t operations = -1;
-    if (response->body_case == STOREMESH__RESPONSE__BODY_STATUS && response->status)
-        operations = (int64_t)response->status->operations;
-    smclient_response_free(response);
-    return operations;
+    uint64_t operations = 0;
+    uint64_t writes = 0;
+    return bench_node_status(client, dir, &operations, &writes) == 0 ? (int64_t)operations : -1;
 }
 
 // Starts the sink and polls its status until it holds ops operations: the clock runs

@@ -19,6 +19,7 @@
 
 #include <rocksdb/c.h>
 
+#include "smclient.h"
 #include "storemesh.pb-c.h"
 
 extern char **environ;
@@ -451,4 +452,37 @@ bench_count_lines(const char *path)
     }
     fclose(file);
     return lines;
+}
+
+#define BENCH_STATUS_TIMEOUT_MS 5000
+
+int
+bench_node_status(smclient_t **client, const char *node_dir, uint64_t *operations,
+                  uint64_t *writes)
+{
+    if (!*client) {
+        char err[SMCLIENT_ERROR_MAX];
+        int rc = 0;
+        *client = smclient_new(node_dir, BENCH_STATUS_TIMEOUT_MS, &rc, err, sizeof err);
+        if (!*client)
+            return -1;
+    }
+    Storemesh__StatusRequest status = STOREMESH__STATUS_REQUEST__INIT;
+    Storemesh__Request request = STOREMESH__REQUEST__INIT;
+    request.version = 1;
+    request.body_case = STOREMESH__REQUEST__BODY_STATUS;
+    request.status = &status;
+    Storemesh__Response *response = NULL;
+    if (smclient_call(*client, &request, &response) != 0) {
+        smclient_destroy(client);
+        return -1;
+    }
+    int rc = -1;
+    if (response->body_case == STOREMESH__RESPONSE__BODY_STATUS && response->status) {
+        *operations = response->status->operations;
+        *writes = response->status->writes;
+        rc = 0;
+    }
+    smclient_response_free(response);
+    return rc;
 }

@@ -79,4 +79,11 @@ uint64_t bench_peak_rss_kb(pid_t pid);
 // Lines in the file at path; 0 when it cannot be read.
 uint64_t bench_count_lines(const char *path);
 
+typedef struct smclient smclient_t;
+// A running node's status over client (kept open between calls): 0 with *out
+// filled, -1 when it does not answer (the client is then closed: after a timeout
+// it may still hold a late answer; the next call opens a new one).
+int bench_node_status(smclient_t **client, const char *node_dir, uint64_t *operations,
+                      uint64_t *writes);
+
 #endif

@@ -7,70 +7,62 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../crdt/prop.h"
 #include "op_pack.h"
 #include "storemesh.pb-c.h"
 
 #define CASES 20000
 #define SEED 20261206u
 
-static uint64_t
-next(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 // 0, a small number, or any 64-bit number.
 static uint64_t
-number(uint64_t *rng)
+number(prop_rng_t *rng)
 {
-    switch (next(rng) % 4) {
+    switch (prop_rng_next(rng) % 4) {
     case 0:
         return 0;
     case 1:
-        return next(rng) % 300;
+        return prop_rng_next(rng) % 300;
     case 2:
-        return next(rng) >> (next(rng) % 64);
+        return prop_rng_next(rng) >> (prop_rng_next(rng) % 64);
     default:
-        return next(rng);
+        return prop_rng_next(rng);
     }
 }
 
 // NULL, "", or up to 200 non-NUL bytes (some past 127, some past 127 in length).
 static char *
-text(uint64_t *rng, char *buffer)
+text(prop_rng_t *rng, char *buffer)
 {
-    uint64_t pick = next(rng) % 8;
+    uint64_t pick = prop_rng_next(rng) % 8;
     if (pick == 0)
         return NULL;
-    size_t len = pick == 1 ? 0 : next(rng) % 201;
+    size_t len = pick == 1 ? 0 : prop_rng_next(rng) % 201;
     for (size_t i = 0; i < len; i++)
-        buffer[i] = (char)(1 + next(rng) % 255);
+        buffer[i] = (char)(1 + prop_rng_next(rng) % 255);
     buffer[len] = 0;
     return buffer;
 }
 
 static ProtobufCBinaryData
-bytes(uint64_t *rng, uint8_t *buffer)
+bytes(prop_rng_t *rng, uint8_t *buffer)
 {
-    size_t len = next(rng) % 3 == 0 ? 0 : next(rng) % 160;
+    size_t len = prop_rng_next(rng) % 3 == 0 ? 0 : prop_rng_next(rng) % 160;
     for (size_t i = 0; i < len; i++)
-        buffer[i] = (uint8_t)next(rng);
+        buffer[i] = (uint8_t)prop_rng_next(rng);
     return (ProtobufCBinaryData){len, buffer};
 }
 
 Test(op_pack, writes_the_bytes_protobuf_c_writes)
 {
-    uint64_t rng = SEED;
+    prop_rng_t rng = {SEED};
     static char strings[8][256];
     static uint8_t blobs[3][256];
     static char tag_origins[6][256];
     static uint8_t ours[4096], theirs[4096];
     for (int c = 0; c < CASES; c++) {
-        uint64_t case_seed = next(&rng);
-        uint64_t r = case_seed;
+        uint64_t case_seed = prop_rng_next(&rng);
+        prop_rng_t r = {case_seed};
         Storemesh__Operation op = STOREMESH__OPERATION__INIT;
         op.origin = text(&r, strings[0]);
         op.seq = number(&r);
@@ -82,13 +74,13 @@ Test(op_pack, writes_the_bytes_protobuf_c_writes)
         op.type = text(&r, strings[3]);
         op.key = text(&r, strings[4]);
         op.field = text(&r, strings[5]);
-        op.op = (Storemesh__OpKind)((int)(next(&r) % 5) - 1); // -1 to 3
+        op.op = (Storemesh__OpKind)((int)(prop_rng_next(&r) % 5) - 1); // -1 to 3
         static const int64_t edges[] = {0, 1, -1, INT64_MIN, INT64_MAX, -24};
-        op.delta = next(&r) % 2 ? edges[next(&r) % 6] : (int64_t)next(&r);
+        op.delta = prop_rng_next(&r) % 2 ? edges[prop_rng_next(&r) % 6] : (int64_t)prop_rng_next(&r);
         op.value = bytes(&r, blobs[2]);
         Storemesh__Tag tags[6];
         Storemesh__Tag *pointers[6];
-        op.n_observed = next(&r) % 7;
+        op.n_observed = prop_rng_next(&r) % 7;
         for (size_t i = 0; i < op.n_observed; i++) {
             storemesh__tag__init(&tags[i]);
             tags[i].origin = text(&r, tag_origins[i]);
