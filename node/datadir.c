@@ -5,7 +5,14 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
+#include <time.h>
 #include <unistd.h>
+
+// A client asking whether a node runs (datadir_is_locked) holds a shared lock for
+// a moment; a node starting just then would take it for a running node and exit.
+// The node tries again for this long before it believes the lock is held.
+#define DATADIR_LOCK_TRIES 50
+#define DATADIR_LOCK_RETRY_MS 2
 
 void
 datadir_path(char *out, const char *dir, const char *name)
@@ -31,7 +38,13 @@ datadir_lock(const char *dir, bool *held, char *err, size_t err_size)
                  path, strerror(errno));
         return -1;
     }
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int locked = flock(fd, LOCK_EX | LOCK_NB);
+    for (int tries = 1; locked != 0 && errno == EWOULDBLOCK && tries < DATADIR_LOCK_TRIES; tries++) {
+        struct timespec pause = {.tv_nsec = DATADIR_LOCK_RETRY_MS * 1000000L};
+        nanosleep(&pause, NULL);
+        locked = flock(fd, LOCK_EX | LOCK_NB);
+    }
+    if (locked != 0) {
         char pid[32] = "";
         ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
         pid[n > 0 ? n : 0] = 0;

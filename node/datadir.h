@@ -19,9 +19,11 @@ void datadir_path(char *out, const char *dir, const char *name);
 // The control socket endpoint, "ipc://DIR/control.sock" (DATADIR_PATH_MAX bytes).
 void datadir_endpoint(char *out, const char *dir);
 // Takes the node lock. The fd (>= 0) keeps it until closed; -1 with err set when
-// another process holds it (*held set) or the file cannot be made.
+// another process holds it (*held set) or the file cannot be made. A lock held for
+// less than 100 ms (a client's datadir_is_locked) is waited out.
 int datadir_lock(const char *dir, bool *held, char *err, size_t err_size);
-// True when some process holds the node lock on dir.
+// True when some process holds the node lock on dir. Takes a shared lock for a
+// moment to find out.
 bool datadir_is_locked(const char *dir);
 
 #endif
