@@ -337,8 +337,10 @@ same_command(const core_t *self, const Storemesh__Operation *op, const core_comm
         int64_t delta = 0;
         return op->value.len == 0 && parse_delta(command->value, &delta) && delta == op->delta;
     }
+    // An empty VALUE decodes with no data pointer, which memcmp must not be given.
     return op->value.len == command->value_len &&
-           memcmp(op->value.data, command->value, command->value_len) == 0;
+           (command->value_len == 0 ||
+            memcmp(op->value.data, command->value, command->value_len) == 0);
 }
 
 // A known command ID answers with its first audit ID. 1 when answered (or staged

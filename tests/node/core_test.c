@@ -652,3 +652,20 @@ Test(core, repeats_across_lookup_chunks_and_batches_are_answered_once)
     cr_assert_eq(counter_value(&f, "s1"), SECOND);
     teardown(&f);
 }
+
+// An empty VALUE (a register set to "") decodes with no data: its retry is still a
+// repeat, and another VALUE is refused (the fuzzer found memcmp given NULL here).
+Test(core, a_retry_of_an_empty_value_is_a_repeat)
+{
+    fixture_t f = {0};
+    setup(&f, "branch-a");
+    core_result_t first = submit_one(&f, 1, cmd("e-0", "customer", "c1", "email", "set", ""));
+    cr_assert_eq(first.code, CORE_RESULT_OK, "%s", first.message);
+    core_result_t again = submit_one(&f, 2, cmd("e-0", "customer", "c1", "email", "set", ""));
+    cr_assert_eq(again.code, CORE_RESULT_OK, "%s", again.message);
+    cr_assert(again.duplicate);
+    cr_assert_str_eq(again.audit_id, first.audit_id);
+    core_result_t other = submit_one(&f, 3, cmd("e-0", "customer", "c1", "email", "set", "x"));
+    cr_assert_eq(other.code, CORE_RESULT_BAD_INPUT);
+    teardown(&f);
+}
