@@ -38,7 +38,8 @@ typedef struct {
 typedef struct {
     uint64_t request_id;
     size_t count;
-    core_command_t *commands; // deep copies; strings live in each command's block
+    core_command_t *commands; // deep copies; every command's strings live in strings
+    char *strings;
     size_t staged;      // commands taken into a batch or answered so far
     size_t unresolved;  // commands still waiting for a write
     core_result_t *results;

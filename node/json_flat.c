@@ -116,6 +116,15 @@ string(reader_t *r, const char **text, size_t *len)
     r->p++;
     char *start = r->out;
     for (;;) {
+        // Plain characters in a run (most strings have no escape at all).
+        const char *run = r->p;
+        while (run < r->end && *run != '"' && *run != '\\' && (unsigned char)*run >= 0x20)
+            run++;
+        if (run > r->p) {
+            memcpy(r->out, r->p, (size_t)(run - r->p));
+            r->out += run - r->p;
+            r->p = run;
+        }
         if (r->p >= r->end)
             return fail(r, "malformed JSON: the line ends inside a string");
         unsigned char c = (unsigned char)*r->p++;

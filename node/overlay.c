@@ -6,11 +6,23 @@
 
 #include "sm_error.h"
 
-// An entry's key and value share one allocation, the value right after the key:
-// one malloc per new key instead of two (the merge path puts millions).
+// An entry's key and value share one block, the value right after the key, cut
+// from the overlay's chunks: the submit and merge paths put millions of entries,
+// and a malloc and a free for each showed in their profiles. A value that outgrows
+// its block moves to a new one twice its size; the old block is reclaimed when the
+// overlay is cleared, so what is wasted stays under the entries' own size.
+typedef struct chunk {
+    struct chunk *next;
+    size_t used;
+    size_t cap;
+    uint8_t data[];
+} chunk_t;
+
+#define OVERLAY_CHUNK_BYTES (64u << 10)
+
 typedef struct {
     store_cf_t cf;
-    uint8_t *key; // the allocation
+    uint8_t *key; // the block
     size_t key_len;
     uint8_t *value; // key + key_len
     size_t value_len;
@@ -24,7 +36,30 @@ struct overlay {
     size_t cap;
     uint32_t *slots;    // open addressing: entry index + 1, 0 = empty
     size_t slot_count;  // power of two, >= 2 * count
+    chunk_t *chunks;    // the newest first; the blocks of entries
 };
+
+// A block of len bytes from the newest chunk, or from a new one. NULL when out of
+// memory.
+static uint8_t *
+block_take(overlay_t *self, size_t len)
+{
+    len = (len + 7) & ~(size_t)7;
+    chunk_t *chunk = self->chunks;
+    if (!chunk || chunk->cap - chunk->used < len) {
+        size_t cap = len > OVERLAY_CHUNK_BYTES ? len : OVERLAY_CHUNK_BYTES;
+        chunk = malloc(sizeof *chunk + cap);
+        if (!chunk)
+            return NULL;
+        chunk->used = 0;
+        chunk->cap = cap;
+        chunk->next = self->chunks;
+        self->chunks = chunk;
+    }
+    uint8_t *block = chunk->data + chunk->used;
+    chunk->used += len;
+    return block;
+}
 
 static uint64_t
 hash_key(store_cf_t cf, const uint8_t *key, size_t key_len)
@@ -55,8 +90,20 @@ overlay_new(void)
 void
 overlay_clear(overlay_t *self)
 {
-    for (size_t i = 0; i < self->count; i++)
-        free(self->entries[i].key); // and the value after it
+    // The oldest chunk is kept for the next batch when it is an ordinary one.
+    chunk_t *keep = NULL;
+    while (self->chunks) {
+        chunk_t *chunk = self->chunks;
+        self->chunks = chunk->next;
+        if (!self->chunks && chunk->cap == OVERLAY_CHUNK_BYTES) {
+            keep = chunk;
+            keep->used = 0;
+            keep->next = NULL;
+        } else {
+            free(chunk);
+        }
+    }
+    self->chunks = keep;
     self->count = 0;
     memset(self->slots, 0, self->slot_count * sizeof *self->slots);
 }
@@ -68,6 +115,7 @@ overlay_destroy(overlay_t **self_p)
         return;
     overlay_t *self = *self_p;
     overlay_clear(self);
+    free(self->chunks);
     free(self->entries);
     free(self->slots);
     free(self);
@@ -126,12 +174,15 @@ overlay_put(overlay_t *self, store_cf_t cf, const uint8_t *key, size_t key_len,
     if (self->slots[slot] != 0) {
         entry_t *entry = &self->entries[self->slots[slot] - 1];
         if (value_len > entry->value_cap) {
-            uint8_t *grown = realloc(entry->key, entry->key_len + value_len);
+            size_t cap = entry->value_cap * 2 > value_len ? entry->value_cap * 2 : value_len;
+            uint8_t *grown = block_take(self, entry->key_len + cap);
             if (!grown)
                 return -SM_ENOMEM;
+            memcpy(grown, entry->key, entry->key_len);
+            // value may point into the old block, which stays until the clear
             entry->key = grown;
             entry->value = grown + entry->key_len;
-            entry->value_cap = value_len;
+            entry->value_cap = cap;
         }
         if (value_len)
             memmove(entry->value, value, value_len);
@@ -147,7 +198,7 @@ overlay_put(overlay_t *self, store_cf_t cf, const uint8_t *key, size_t key_len,
         self->cap = cap;
     }
     size_t value_cap = value_len ? value_len : 1;
-    uint8_t *block = malloc(key_len + value_cap);
+    uint8_t *block = block_take(self, key_len + value_cap);
     if (!block)
         return -SM_ENOMEM;
     memcpy(block, key, key_len);
