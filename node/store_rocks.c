@@ -182,6 +182,20 @@ rocks_get(void *ctx, store_cf_t cf, const uint8_t *key, size_t key_len, uint8_t 
     return 0;
 }
 
+// Whether keys are in RocksDB's bytewise order already (command IDs from one till
+// often count up): MultiGet then skips its own sort, which showed in the profile.
+static bool
+keys_sorted(size_t count, const uint8_t *const *keys, const size_t *key_lens)
+{
+    for (size_t i = 1; i < count; i++) {
+        size_t common = key_lens[i - 1] < key_lens[i] ? key_lens[i - 1] : key_lens[i];
+        int order = common ? memcmp(keys[i - 1], keys[i], common) : 0;
+        if (order > 0 || (order == 0 && key_lens[i - 1] > key_lens[i]))
+            return false;
+    }
+    return true;
+}
+
 static int
 rocks_get_many(void *ctx, store_cf_t cf, size_t count, const uint8_t *const *keys,
                const size_t *key_lens, uint8_t **values, size_t *value_lens)
@@ -196,7 +210,8 @@ rocks_get_many(void *ctx, store_cf_t cf, size_t count, const uint8_t *const *key
     int rc = found && errs ? 0 : -SM_ENOMEM;
     if (rc == 0)
         rocksdb_batched_multi_get_cf(self->db, self->read, self->cfs[cf], count,
-                                     (const char *const *)keys, key_lens, found, errs, false);
+                                     (const char *const *)keys, key_lens, found, errs,
+                                     keys_sorted(count, keys, key_lens));
     for (size_t i = 0; rc == 0 && i < count; i++) {
         if (errs[i]) {
             fprintf(stderr, "storemesh: RocksDB read failed: %s\n", errs[i]);

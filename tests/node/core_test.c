@@ -621,6 +621,19 @@ Test(core, get_many_answers_as_get_does_for_present_and_absent_keys)
         free(values[i]);
     cr_assert_eq(reader.get_many(reader.ctx, STORE_CF_LOG, 1, keys, key_lens, values, lens), 0);
     cr_assert_null(values[0], "keys are per column family");
+    // Keys already in order (a prefix before its extensions, a repeat) take
+    // RocksDB's sorted path: the same answers.
+    const uint8_t *sorted[4] = {(const uint8_t *)"a", (const uint8_t *)"a", (const uint8_t *)"b",
+                                (const uint8_t *)"ba"};
+    size_t sorted_lens[4] = {1, 1, 1, 2};
+    cr_assert_eq(reader.get_many(reader.ctx, STORE_CF_IDEM, 4, sorted, sorted_lens, values, lens),
+                 0);
+    cr_assert(values[0] && lens[0] == 3 && memcmp(values[0], "one", 3) == 0);
+    cr_assert(values[1] && lens[1] == 3 && memcmp(values[1], "one", 3) == 0);
+    cr_assert(values[2] && lens[2] == 1 && memcmp(values[2], "2", 1) == 0);
+    cr_assert_null(values[3], "an absent key after a present prefix is NULL");
+    for (int i = 0; i < 4; i++)
+        free(values[i]);
     teardown(&f);
 }
 
