@@ -1,5 +1,6 @@
 #include "store_rocks.h"
 
+#include <assert.h>
 #include <rocksdb/c.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -282,17 +283,80 @@ store_rocks_reader(store_rocks_t *self)
         .get = rocks_get, .scan = rocks_scan, .get_many = rocks_get_many, .ctx = self};
 }
 
+// RocksDB's WriteBatch encoding (db/write_batch.cc, the WAL record format, stable
+// across releases): a 12-byte header (sequence, fixed64, filled in by the write;
+// count, fixed32), then per put a tag (1: default column family; 5: another, then
+// its ID as a varint32), the key and the value, each a varint32 length and bytes.
+// Built here in one exact-size buffer: through rocksdb_writebatch_put_cf the batch
+// grew by doubling (a 1 MB batch copied several times, up to 2 MB held) and each
+// put cost a call chain. tests/node/store_rocks_test.c checks the encoding at
+// every varint length boundary and in every column family.
+enum { REP_HEADER_BYTES = 12, REP_TAG_VALUE = 1, REP_TAG_CF_VALUE = 5 };
+
+static size_t
+varint32_size(uint32_t v)
+{
+    size_t n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}
+
+static uint8_t *
+put_varint32(uint8_t *out, uint32_t v)
+{
+    while (v >= 0x80) {
+        *out++ = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    *out++ = (uint8_t)v;
+    return out;
+}
+
 int
 store_rocks_write(store_rocks_t *self, const store_batch_t *batch, bool sync, char *err,
                   size_t err_size)
 {
-    rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
+    assert(batch->count <= UINT32_MAX); // bounded by the batch limits, far below
+    uint32_t cf_ids[STORE_CF_COUNT];
+    for (int i = 0; i < STORE_CF_COUNT; i++)
+        cf_ids[i] = rocksdb_column_family_handle_get_id(self->cfs[i]);
+    size_t size = REP_HEADER_BYTES;
     for (size_t i = 0; i < batch->count; i++) {
         const store_put_t *put = &batch->puts[i];
-        rocksdb_writebatch_put_cf(wb, self->cfs[put->cf], (const char *)store_put_key(batch, put),
-                                  put->key_len, (const char *)store_put_value(batch, put),
-                                  put->value_len);
+        uint32_t cf_id = cf_ids[put->cf];
+        size += 1 + (cf_id ? varint32_size(cf_id) : 0) + varint32_size(put->key_len) +
+                put->key_len + varint32_size(put->value_len) + put->value_len;
     }
+    uint8_t *rep = malloc(size);
+    if (!rep) {
+        snprintf(err, err_size, "out of memory for a write batch of %zu bytes", size);
+        return -SM_ENOMEM;
+    }
+    memset(rep, 0, 8); // the sequence number, which the write assigns
+    uint32_t count = (uint32_t)batch->count;
+    for (int i = 0; i < 4; i++)
+        rep[8 + i] = (uint8_t)(count >> (8 * i)); // fixed32, little-endian
+    uint8_t *out = rep + REP_HEADER_BYTES;
+    for (size_t i = 0; i < batch->count; i++) {
+        const store_put_t *put = &batch->puts[i];
+        uint32_t cf_id = cf_ids[put->cf];
+        *out++ = cf_id ? REP_TAG_CF_VALUE : REP_TAG_VALUE;
+        if (cf_id)
+            out = put_varint32(out, cf_id);
+        out = put_varint32(out, put->key_len);
+        memcpy(out, store_put_key(batch, put), put->key_len);
+        out += put->key_len;
+        out = put_varint32(out, put->value_len);
+        if (put->value_len)
+            memcpy(out, store_put_value(batch, put), put->value_len);
+        out += put->value_len;
+    }
+    assert((size_t)(out - rep) == size);
+    rocksdb_writebatch_t *wb = rocksdb_writebatch_create_from((const char *)rep, size);
+    free(rep);
     char *rocks_err = NULL;
     rocksdb_write(self->db, sync ? self->write_sync : self->write_nosync, wb, &rocks_err);
     rocksdb_writebatch_destroy(wb);

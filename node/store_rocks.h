@@ -17,8 +17,8 @@ typedef struct store_rocks store_rocks_t;
 store_rocks_t *store_rocks_open(const char *path, bool create, int *rc, char *err, size_t err_size);
 void store_rocks_close(store_rocks_t **self_p);
 store_reader_t store_rocks_reader(store_rocks_t *self);
-// Writes batch atomically; with sync, returns only once it is on disk. 0 or -SM_EIO
-// with err set (RocksDB's text, e.g. "No space left on device").
+// Writes batch atomically; with sync, returns only once it is on disk. 0, or with
+// err set: -SM_EIO (RocksDB's text, e.g. "No space left on device"), -SM_ENOMEM.
 int store_rocks_write(store_rocks_t *self, const store_batch_t *batch, bool sync, char *err,
                       size_t err_size);
 
