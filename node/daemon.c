@@ -234,7 +234,9 @@ handle_request(daemon_t *self, const uint8_t *identity, size_t identity_len, con
         send_reply(self, identity, identity_len, &reply.response, request->request_id);
         control_reply_free(&reply);
     }
-    storemesh__request__free_unpacked(request, &allocator);
+    // No free_unpacked: every block of the request came from the arena, which the
+    // next request resets, and its walk over 1,000 commands' fields (each free a
+    // no-op) showed in bench local's profile.
 }
 
 static void
