@@ -22,14 +22,20 @@ put_decimal(char *out, uint64_t seq)
     return count;
 }
 
-// Position-weighted sum over "ORIGIN-SEQ", so a swap of two characters changes it.
+// Position-weighted sum over "ORIGIN-SEQ", so a swap of two characters changes it;
+// sum_from continues it from the state after the first `from` characters.
+static uint32_t
+sum_from(uint32_t sum, const char *body, size_t from, size_t len)
+{
+    for (size_t i = from; i < len; i++)
+        sum = (sum * 31u + (uint8_t)body[i] * (uint32_t)(i + 1)) % 1000003u;
+    return sum;
+}
+
 static char
 check_letter(const char *body, size_t len)
 {
-    uint32_t sum = 0;
-    for (size_t i = 0; i < len; i++)
-        sum = (sum * 31u + (uint8_t)body[i] * (uint32_t)(i + 1)) % 1000003u;
-    return check_letters[sum % (sizeof check_letters - 1)];
+    return check_letters[sum_from(0, body, 0, len) % (sizeof check_letters - 1)];
 }
 
 // "ORIGIN-SEQ" into out (AUDIT_ID_MAX bytes); returns its length.
@@ -49,6 +55,27 @@ audit_id_format(char *out, const char *origin, uint64_t seq)
     char letter = check_letter(out, len);
     out[len++] = '-';
     out[len++] = letter;
+    out[len] = 0;
+}
+
+void
+audit_id_origin_init(audit_id_origin_t *self, const char *origin)
+{
+    size_t len = strnlen(origin, CRDT_NAME_MAX);
+    memcpy(self->prefix, origin, len);
+    self->prefix[len++] = '-';
+    self->prefix_len = len;
+    self->prefix_sum = sum_from(0, self->prefix, 0, len);
+}
+
+void
+audit_id_format_origin(char *out, const audit_id_origin_t *origin, uint64_t seq)
+{
+    memcpy(out, origin->prefix, origin->prefix_len);
+    size_t len = origin->prefix_len + put_decimal(out + origin->prefix_len, seq);
+    uint32_t sum = sum_from(origin->prefix_sum, out, origin->prefix_len, len);
+    out[len++] = '-';
+    out[len++] = check_letters[sum % (sizeof check_letters - 1)];
     out[len] = 0;
 }
 

@@ -6,6 +6,7 @@
 #include <sodium.h>
 
 #include "arena.h"
+#include "audit_id.h"
 #include "core.h"
 #include "hlc.h"
 #include "overlay.h"
@@ -159,6 +160,7 @@ typedef struct {
 
 struct core {
     char name[CRDT_NAME_MAX + 1];
+    audit_id_origin_t audit_origin; // name's part of our audit IDs, worked out once
     const rules_t *rules;
     uint8_t secret_key[crypto_sign_SECRETKEYBYTES];
     uint8_t public_key[crypto_sign_PUBLICKEYBYTES];

@@ -737,7 +737,7 @@ core_stage_command(core_t *self, core_request_t *request, size_t index,
     result->code = CORE_RESULT_OK;
     result->duplicate = false;
     result->message[0] = 0;
-    audit_id_format(result->audit_id, self->name, stamp.tag.seq);
+    audit_id_format_origin(result->audit_id, &self->audit_origin, stamp.tag.seq);
     return add_waiter(self, request, index);
 }
 

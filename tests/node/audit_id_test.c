@@ -60,3 +60,30 @@ Test(audit_id, check_letter_is_case_insensitive)
     cr_assert_eq(audit_id_parse(text, origin, &seq), 0);
     cr_assert_eq(seq, 42);
 }
+
+// Audit IDs already handed out must keep their check letters: these were printed
+// by the build before audit_id_format_origin existed.
+Test(audit_id, check_letters_are_stable_and_the_per_origin_form_agrees)
+{
+    static const char *const golden[] = {
+        "branch-north-1-B", "branch-north-9-J", "branch-north-10-B", "branch-north-1042-G",
+        "branch-north-99999-X", "branch-north-18446744073709551615-P", "cloud-1-G", "cloud-9-Y",
+        "cloud-10-R", "cloud-1042-X", "cloud-99999-C", "cloud-18446744073709551615-H", "a-1-U",
+        "a-9-X", "a-10-J", "a-1042-U", "a-99999-Y", "a-18446744073709551615-W", "x.y_z-9-1-L",
+        "x.y_z-9-9-X", "x.y_z-9-10-K", "x.y_z-9-1042-K", "x.y_z-9-99999-N",
+        "x.y_z-9-18446744073709551615-F"};
+    const char *origins[] = {"branch-north", "cloud", "a", "x.y_z-9"};
+    const uint64_t seqs[] = {1, 9, 10, 1042, 99999, UINT64_MAX};
+    size_t k = 0;
+    for (size_t i = 0; i < 4; i++) {
+        audit_id_origin_t origin;
+        audit_id_origin_init(&origin, origins[i]);
+        for (size_t j = 0; j < 6; j++, k++) {
+            char text[AUDIT_ID_MAX], fast[AUDIT_ID_MAX];
+            audit_id_format(text, origins[i], seqs[j]);
+            audit_id_format_origin(fast, &origin, seqs[j]);
+            cr_assert_str_eq(text, golden[k]);
+            cr_assert_str_eq(fast, golden[k]);
+        }
+    }
+}
