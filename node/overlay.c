@@ -1,6 +1,7 @@
 #include "overlay.h"
 
 #include <assert.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,8 +10,9 @@
 // An entry's key and value share one block, the value right after the key, cut
 // from the overlay's chunks: the submit and merge paths put millions of entries,
 // and a malloc and a free for each showed in their profiles. A value that outgrows
-// its block moves to a new one twice its size; the old block is reclaimed when the
-// overlay is cleared, so what is wasted stays under the entries' own size.
+// its block moves to a block of its own (malloc'd, twice the size, realloc'd as it
+// grows again): long-lived overlays such as the committed-state cache grow some
+// entries over and over, and copies left in the chunks would add up.
 typedef struct chunk {
     struct chunk *next;
     size_t used;
@@ -18,13 +20,14 @@ typedef struct chunk {
     uint8_t data[];
 } chunk_t;
 
-#define OVERLAY_CHUNK_BYTES (64u << 10)
+#define OVERLAY_CHUNK_BYTES (16u << 10)
 
 typedef struct {
     store_cf_t cf;
     uint8_t *key; // the block
     size_t key_len;
     uint8_t *value; // key + key_len
+    bool own_block; // key was malloc'd for this entry (freed at the clear)
     size_t value_len;
     size_t value_cap; // bytes allocated for value
     uint64_t hash;
@@ -90,20 +93,17 @@ overlay_new(void)
 void
 overlay_clear(overlay_t *self)
 {
-    // The oldest chunk is kept for the next batch when it is an ordinary one.
-    chunk_t *keep = NULL;
+    for (size_t i = 0; i < self->count; i++)
+        if (self->entries[i].own_block)
+            free(self->entries[i].key);
+    // No chunk is kept: the simulator runs hundreds of cores, each with a few
+    // overlays that are mostly empty, and a chunk kept in each cost 60 MB in a
+    // 200-branch run. A batch's chunks are one malloc for hundreds of entries.
     while (self->chunks) {
         chunk_t *chunk = self->chunks;
         self->chunks = chunk->next;
-        if (!self->chunks && chunk->cap == OVERLAY_CHUNK_BYTES) {
-            keep = chunk;
-            keep->used = 0;
-            keep->next = NULL;
-        } else {
-            free(chunk);
-        }
+        free(chunk);
     }
-    self->chunks = keep;
     self->count = 0;
     memset(self->slots, 0, self->slot_count * sizeof *self->slots);
 }
@@ -115,7 +115,6 @@ overlay_destroy(overlay_t **self_p)
         return;
     overlay_t *self = *self_p;
     overlay_clear(self);
-    free(self->chunks);
     free(self->entries);
     free(self->slots);
     free(self);
@@ -175,14 +174,21 @@ overlay_put(overlay_t *self, store_cf_t cf, const uint8_t *key, size_t key_len,
         entry_t *entry = &self->entries[self->slots[slot] - 1];
         if (value_len > entry->value_cap) {
             size_t cap = entry->value_cap * 2 > value_len ? entry->value_cap * 2 : value_len;
-            uint8_t *grown = block_take(self, entry->key_len + cap);
+            uint8_t *grown;
+            if (entry->own_block) {
+                grown = realloc(entry->key, entry->key_len + cap);
+            } else {
+                // value may point into the chunk's block, which stays until the clear
+                grown = malloc(entry->key_len + cap);
+                if (grown)
+                    memcpy(grown, entry->key, entry->key_len);
+            }
             if (!grown)
                 return -SM_ENOMEM;
-            memcpy(grown, entry->key, entry->key_len);
-            // value may point into the old block, which stays until the clear
             entry->key = grown;
             entry->value = grown + entry->key_len;
             entry->value_cap = cap;
+            entry->own_block = true;
         }
         if (value_len)
             memmove(entry->value, value, value_len);

@@ -127,3 +127,38 @@ Test(overlay, values_that_grow_and_shrink_keep_their_keys)
     }
     overlay_destroy(&overlay);
 }
+
+// A cleared overlay holds nothing (entries cut from its chunks, values that grew
+// into blocks of their own), and takes new entries again.
+Test(overlay, a_cleared_overlay_is_empty_and_takes_new_entries)
+{
+    overlay_t *overlay = overlay_new();
+    cr_assert_not_null(overlay);
+    char key[32];
+    uint8_t value[4096];
+    for (int pass = 0; pass < 3; pass++) {
+        for (int i = 0; i < 5000; i++) {
+            int key_len = snprintf(key, sizeof key, "k-%d-%d", pass, i % 2500);
+            size_t len = (size_t)(i % 2500 == 7 ? 16 * (i / 2500 + 1) * 100 : i % 40);
+            memset(value, 'a' + pass, len);
+            cr_assert_eq(overlay_put(overlay, STORE_CF_IDEM, (const uint8_t *)key,
+                                     (size_t)key_len, value, len),
+                         0);
+        }
+        cr_assert_eq(overlay_count(overlay), 2500);
+        const uint8_t *got = NULL;
+        size_t got_len = 0;
+        int key_len = snprintf(key, sizeof key, "k-%d-7", pass);
+        cr_assert_eq(overlay_get(overlay, STORE_CF_IDEM, (const uint8_t *)key, (size_t)key_len,
+                                 &got, &got_len),
+                     0);
+        cr_assert_eq(got_len, 3200, "the grown value, in its own block");
+        cr_assert(got[0] == 'a' + pass && got[got_len - 1] == 'a' + pass);
+        overlay_clear(overlay);
+        cr_assert_eq(overlay_count(overlay), 0);
+        cr_assert_eq(overlay_get(overlay, STORE_CF_IDEM, (const uint8_t *)key, (size_t)key_len,
+                                 &got, &got_len),
+                     -SM_ENOTFOUND, "pass %d: nothing survives a clear", pass);
+    }
+    overlay_destroy(&overlay);
+}
