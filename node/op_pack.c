@@ -2,30 +2,9 @@
 
 #include <string.h>
 
+#include "varint.h"
+
 enum { WIRE_VARINT = 0, WIRE_BYTES = 2 };
-
-static size_t
-varint_size(uint64_t value)
-{
-    size_t size = 1;
-    while (value >= 0x80) {
-        value >>= 7;
-        size++;
-    }
-    return size;
-}
-
-static size_t
-put_varint(uint8_t *out, uint64_t value)
-{
-    size_t n = 0;
-    while (value >= 0x80) {
-        out[n++] = (uint8_t)(value | 0x80);
-        value >>= 7;
-    }
-    out[n++] = (uint8_t)value;
-    return n;
-}
 
 static uint64_t
 zigzag(int64_t value)
@@ -61,7 +40,7 @@ put_bytes_field(uint8_t *out, unsigned number, const void *data, size_t len)
         return 0;
     size_t n = 0;
     out[n++] = (uint8_t)(number << 3 | WIRE_BYTES);
-    n += put_varint(out + n, len);
+    n += varint_put(out + n, len);
     memcpy(out + n, data, len);
     return n + len;
 }
@@ -78,7 +57,7 @@ put_varint_field(uint8_t *out, unsigned number, uint64_t value)
     if (value == 0)
         return 0;
     out[0] = (uint8_t)(number << 3 | WIRE_VARINT);
-    return 1 + put_varint(out + 1, value);
+    return 1 + varint_put(out + 1, value);
 }
 
 static size_t
@@ -131,7 +110,7 @@ op_pack(const Storemesh__Operation *op, uint8_t *out)
     for (size_t i = 0; i < op->n_observed; i++) {
         const Storemesh__Tag *tag = op->observed[i];
         out[n++] = (uint8_t)(14 << 3 | WIRE_BYTES);
-        n += put_varint(out + n, tag_size(tag));
+        n += varint_put(out + n, tag_size(tag));
         n += put_string_field(out + n, 1, tag->origin);
         n += put_varint_field(out + n, 2, tag->seq);
     }

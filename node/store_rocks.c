@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "sm_error.h"
+#include "varint.h"
 
 // Memory bounds, chosen so a branch node stays well under 200 MB at any log size.
 #define ROCKS_BLOCK_CACHE_BYTES (4u << 20)
@@ -293,28 +294,6 @@ store_rocks_reader(store_rocks_t *self)
 // every varint length boundary and in every column family.
 enum { REP_HEADER_BYTES = 12, REP_TAG_VALUE = 1, REP_TAG_CF_VALUE = 5 };
 
-static size_t
-varint32_size(uint32_t v)
-{
-    size_t n = 1;
-    while (v >= 0x80) {
-        v >>= 7;
-        n++;
-    }
-    return n;
-}
-
-static uint8_t *
-put_varint32(uint8_t *out, uint32_t v)
-{
-    while (v >= 0x80) {
-        *out++ = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    *out++ = (uint8_t)v;
-    return out;
-}
-
 int
 store_rocks_write(store_rocks_t *self, const store_batch_t *batch, bool sync, char *err,
                   size_t err_size)
@@ -327,8 +306,8 @@ store_rocks_write(store_rocks_t *self, const store_batch_t *batch, bool sync, ch
     for (size_t i = 0; i < batch->count; i++) {
         const store_put_t *put = &batch->puts[i];
         uint32_t cf_id = cf_ids[put->cf];
-        size += 1 + (cf_id ? varint32_size(cf_id) : 0) + varint32_size(put->key_len) +
-                put->key_len + varint32_size(put->value_len) + put->value_len;
+        size += 1 + (cf_id ? varint_size(cf_id) : 0) + varint_size(put->key_len) +
+                put->key_len + varint_size(put->value_len) + put->value_len;
     }
     uint8_t *rep = malloc(size);
     if (!rep) {
@@ -345,11 +324,11 @@ store_rocks_write(store_rocks_t *self, const store_batch_t *batch, bool sync, ch
         uint32_t cf_id = cf_ids[put->cf];
         *out++ = cf_id ? REP_TAG_CF_VALUE : REP_TAG_VALUE;
         if (cf_id)
-            out = put_varint32(out, cf_id);
-        out = put_varint32(out, put->key_len);
+            out += varint_put(out, cf_id);
+        out += varint_put(out, put->key_len);
         memcpy(out, store_put_key(batch, put), put->key_len);
         out += put->key_len;
-        out = put_varint32(out, put->value_len);
+        out += varint_put(out, put->value_len);
         if (put->value_len)
             memcpy(out, store_put_value(batch, put), put->value_len);
         out += put->value_len;
