@@ -294,19 +294,22 @@ core_submit(core_t *self, uint64_t request_id, const core_command_t *commands, s
     // Not calloc: a result is mostly its message buffer, read only up to its NUL,
     // and zeroing 600 bytes a command showed in the submit path's profile.
     request->results = malloc(count * sizeof *request->results);
-    size_t total = 0;
-    for (size_t i = 0; i < count; i++) {
-        size_t lengths[6];
-        total += command_bytes(&commands[i], lengths);
-    }
-    request->strings = malloc(total);
-    if (!request->commands || !request->results || !request->strings)
+    size_t(*lengths)[6] = malloc(count * sizeof *lengths); // measured once, then copied
+    if (!request->commands || !request->results || !lengths) {
+        free(lengths);
         goto fail_free;
+    }
+    size_t total = 0;
+    for (size_t i = 0; i < count; i++)
+        total += command_bytes(&commands[i], lengths[i]);
+    request->strings = malloc(total);
+    if (!request->strings) {
+        free(lengths);
+        goto fail_free;
+    }
     char *cursor = request->strings;
     for (size_t i = 0; i < count; i++) {
-        size_t lengths[6];
-        command_bytes(&commands[i], lengths);
-        cursor = command_copy(&request->commands[i], &commands[i], lengths, cursor);
+        cursor = command_copy(&request->commands[i], &commands[i], lengths[i], cursor);
         core_result_t *result = &request->results[i];
         result->code = 0;
         result->duplicate = false;
@@ -314,6 +317,7 @@ core_submit(core_t *self, uint64_t request_id, const core_command_t *commands, s
         result->message[0] = 0;
     }
     assert(cursor == request->strings + total);
+    free(lengths);
     request->count = count;
     if (push_pointer(&self->requests, &self->request_count, &self->request_cap, request))
         goto fail_free;

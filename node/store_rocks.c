@@ -311,7 +311,10 @@ store_rocks_write(store_rocks_t *self, const store_batch_t *batch, bool sync, ch
     }
     uint8_t *rep = malloc(size);
     if (!rep) {
-        snprintf(err, err_size, "out of memory for a write batch of %zu bytes", size);
+        snprintf(err, err_size,
+                 "out of memory for a write batch of %zu bytes (not a disk problem: give the "
+                 "node more memory)",
+                 size);
         return -SM_ENOMEM;
     }
     memset(rep, 0, 8); // the sequence number, which the write assigns
