@@ -33,14 +33,30 @@ typedef struct {
     uint64_t hash;
 } entry_t;
 
+// One open-addressing table per column family (linear probing). A slot holds the
+// entry index + 1 in its low 32 bits (0 = empty) and the top 32 bits of the entry's
+// hash in its high ones, so a probe past another key compares in the slot array
+// without touching the entry. Per column family because a batch's log, seal and
+// idempotency entries outnumber its field states many times over, and staging and
+// merging look up field states (and command IDs) in several overlays each time: in
+// a table of their own, a miss is one probe into a small array.
+typedef struct {
+    uint64_t *slots;   // NULL until the first entry of this column family
+    size_t slot_count; // power of two, >= 2 * count
+    size_t count;
+} table_t;
+
 struct overlay {
-    entry_t *entries;   // insertion order
+    entry_t *entries;   // insertion order, all column families
     size_t count;
     size_t cap;
-    uint32_t *slots;    // open addressing: entry index + 1, 0 = empty
-    size_t slot_count;  // power of two, >= 2 * count
+    table_t tables[STORE_CF_COUNT];
     chunk_t *chunks;    // the newest first; the blocks of entries
 };
+
+#define TABLE_SLOTS_MIN 16
+#define SLOT_TAG(hash) ((hash) & 0xffffffff00000000ull)
+#define SLOT_INDEX(slot) ((uint32_t)(slot))
 
 // A block of len bytes from the newest chunk, or from a new one. NULL when out of
 // memory.
@@ -78,16 +94,7 @@ hash_key(store_cf_t cf, const uint8_t *key, size_t key_len)
 overlay_t *
 overlay_new(void)
 {
-    overlay_t *self = calloc(1, sizeof *self);
-    if (!self)
-        return NULL;
-    self->slot_count = 256;
-    self->slots = calloc(self->slot_count, sizeof *self->slots);
-    if (!self->slots) {
-        free(self);
-        return NULL;
-    }
-    return self;
+    return calloc(1, sizeof(overlay_t));
 }
 
 void
@@ -105,7 +112,12 @@ overlay_clear(overlay_t *self)
         free(chunk);
     }
     self->count = 0;
-    memset(self->slots, 0, self->slot_count * sizeof *self->slots);
+    for (size_t cf = 0; cf < STORE_CF_COUNT; cf++) {
+        table_t *table = &self->tables[cf];
+        if (table->count)
+            memset(table->slots, 0, table->slot_count * sizeof *table->slots);
+        table->count = 0;
+    }
 }
 
 void
@@ -116,7 +128,8 @@ overlay_destroy(overlay_t **self_p)
     overlay_t *self = *self_p;
     overlay_clear(self);
     free(self->entries);
-    free(self->slots);
+    for (size_t cf = 0; cf < STORE_CF_COUNT; cf++)
+        free(self->tables[cf].slots);
     free(self);
     *self_p = NULL;
 }
@@ -127,39 +140,51 @@ overlay_count(const overlay_t *self)
     return self->count;
 }
 
+// The slot of key in table (which has slots): its own, or the empty one where it
+// would go.
 static size_t
-find_slot(const overlay_t *self, store_cf_t cf, const uint8_t *key, size_t key_len, uint64_t hash)
+find_slot(const overlay_t *self, const table_t *table, const uint8_t *key, size_t key_len,
+          uint64_t hash)
 {
-    size_t mask = self->slot_count - 1;
+    size_t mask = table->slot_count - 1;
     size_t slot = (size_t)hash & mask;
-    for (size_t probe = 0; probe < self->slot_count; probe++) {
-        uint32_t index = self->slots[slot];
-        if (index == 0)
+    uint64_t tag = SLOT_TAG(hash);
+    for (size_t probe = 0; probe < table->slot_count; probe++) {
+        uint64_t value = table->slots[slot];
+        if (value == 0)
             return slot;
-        const entry_t *entry = &self->entries[index - 1];
-        if (entry->hash == hash && entry->cf == cf && entry->key_len == key_len &&
-            memcmp(entry->key, key, key_len) == 0)
-            return slot;
+        if (SLOT_TAG(value) == tag) {
+            const entry_t *entry = &self->entries[SLOT_INDEX(value) - 1];
+            if (entry->hash == hash && entry->key_len == key_len &&
+                memcmp(entry->key, key, key_len) == 0)
+                return slot;
+        }
         slot = (slot + 1) & mask;
     }
     assert(!"overlay: table full despite load factor");
     return 0;
 }
 
+// Doubles cf's table (or gives it its first slots) and puts its entries back.
 static int
-grow(overlay_t *self)
+grow(overlay_t *self, store_cf_t cf)
 {
-    size_t slot_count = self->slot_count * 2;
-    uint32_t *slots = calloc(slot_count, sizeof *slots);
+    table_t *table = &self->tables[cf];
+    size_t slot_count = table->slot_count ? table->slot_count * 2 : TABLE_SLOTS_MIN;
+    uint64_t *slots = calloc(slot_count, sizeof *slots);
     if (!slots)
         return -SM_ENOMEM;
-    free(self->slots);
-    self->slots = slots;
-    self->slot_count = slot_count;
-    for (size_t i = 0; i < self->count; i++) {
+    free(table->slots);
+    table->slots = slots;
+    table->slot_count = slot_count;
+    size_t placed = 0;
+    for (size_t i = 0; i < self->count && placed < table->count; i++) {
         const entry_t *entry = &self->entries[i];
-        size_t slot = find_slot(self, entry->cf, entry->key, entry->key_len, entry->hash);
-        self->slots[slot] = (uint32_t)(i + 1);
+        if (entry->cf != cf)
+            continue;
+        size_t slot = find_slot(self, table, entry->key, entry->key_len, entry->hash);
+        table->slots[slot] = SLOT_TAG(entry->hash) | (uint64_t)(i + 1);
+        placed++;
     }
     return 0;
 }
@@ -168,10 +193,18 @@ int
 overlay_put(overlay_t *self, store_cf_t cf, const uint8_t *key, size_t key_len,
             const uint8_t *value, size_t value_len)
 {
+    assert(cf < STORE_CF_COUNT);
+    table_t *table = &self->tables[cf];
+    // Room first, so that the slot found below stays the slot.
+    if (2 * (table->count + 1) > table->slot_count) {
+        int rc = grow(self, cf);
+        if (rc)
+            return rc;
+    }
     uint64_t hash = hash_key(cf, key, key_len);
-    size_t slot = find_slot(self, cf, key, key_len, hash);
-    if (self->slots[slot] != 0) {
-        entry_t *entry = &self->entries[self->slots[slot] - 1];
+    size_t slot = find_slot(self, table, key, key_len, hash);
+    if (table->slots[slot] != 0) {
+        entry_t *entry = &self->entries[SLOT_INDEX(table->slots[slot]) - 1];
         if (value_len > entry->value_cap) {
             size_t cap = entry->value_cap * 2 > value_len ? entry->value_cap * 2 : value_len;
             uint8_t *grown;
@@ -217,9 +250,8 @@ overlay_put(overlay_t *self, store_cf_t cf, const uint8_t *key, size_t key_len,
                                            .value_len = value_len,
                                            .value_cap = value_cap,
                                            .hash = hash};
-    self->slots[slot] = (uint32_t)(++self->count);
-    if (self->count * 2 > self->slot_count)
-        return grow(self);
+    table->slots[slot] = SLOT_TAG(hash) | (uint64_t)(++self->count);
+    table->count++;
     return 0;
 }
 
@@ -227,11 +259,15 @@ int
 overlay_get(const overlay_t *self, store_cf_t cf, const uint8_t *key, size_t key_len,
             const uint8_t **value, size_t *value_len)
 {
-    uint64_t hash = hash_key(cf, key, key_len);
-    size_t slot = find_slot(self, cf, key, key_len, hash);
-    if (self->slots[slot] == 0)
+    assert(cf < STORE_CF_COUNT);
+    const table_t *table = &self->tables[cf];
+    if (table->count == 0)
         return -SM_ENOTFOUND;
-    const entry_t *entry = &self->entries[self->slots[slot] - 1];
+    uint64_t hash = hash_key(cf, key, key_len);
+    size_t slot = find_slot(self, table, key, key_len, hash);
+    if (table->slots[slot] == 0)
+        return -SM_ENOTFOUND;
+    const entry_t *entry = &self->entries[SLOT_INDEX(table->slots[slot]) - 1];
     *value = entry->value;
     *value_len = entry->value_len;
     return 0;

@@ -1,8 +1,8 @@
 // overlay: the values a batch being built has written but storage has not yet
 // committed, keyed by (column family, key). Reads during staging look here first,
 // so two commands on one field in one batch see each other. Bounded by the batch
-// size; cleared when the batch is written or dropped. Iteration order depends only
-// on the keys inserted (FNV-1a hashing), never on addresses.
+// size; cleared when the batch is written or dropped. Iteration is in insertion
+// order, never by hash or address.
 #ifndef NODE_OVERLAY_H
 #define NODE_OVERLAY_H
 

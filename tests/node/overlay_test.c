@@ -162,3 +162,63 @@ Test(overlay, a_cleared_overlay_is_empty_and_takes_new_entries)
     }
     overlay_destroy(&overlay);
 }
+
+// Each column family has a table of its own: the same keys in every family, put
+// interleaved while the tables grow at different times, stay apart, and a batch
+// still takes them in the order they were put.
+Test(overlay, column_families_grow_apart_and_keep_insertion_order)
+{
+    overlay_t *overlay = overlay_new();
+    cr_assert_not_null(overlay);
+    enum { KEYS = 3000 };
+    for (int i = 0; i < KEYS; i++) {
+        char key[32];
+        int len = snprintf(key, sizeof key, "key-%d", i);
+        // Every key in LOG, every third in STATE, every seventh in IDEM.
+        store_cf_t cfs[3] = {STORE_CF_LOG, STORE_CF_STATE, STORE_CF_IDEM};
+        int every[3] = {1, 3, 7};
+        for (int c = 0; c < 3; c++) {
+            if (i % every[c])
+                continue;
+            uint8_t value[2] = {(uint8_t)cfs[c], (uint8_t)(i & 0xff)};
+            cr_assert_eq(overlay_put(overlay, cfs[c], (const uint8_t *)key, (size_t)len, value,
+                                     sizeof value),
+                         0);
+        }
+    }
+    size_t expected = KEYS + (KEYS + 2) / 3 + (KEYS + 6) / 7;
+    cr_assert_eq(overlay_count(overlay), expected);
+    for (int i = 0; i < KEYS; i++) {
+        char key[32];
+        int len = snprintf(key, sizeof key, "key-%d", i);
+        const uint8_t *value = NULL;
+        size_t value_len = 0;
+        store_cf_t cfs[4] = {STORE_CF_LOG, STORE_CF_STATE, STORE_CF_IDEM, STORE_CF_SEAL};
+        bool present[4] = {true, i % 3 == 0, i % 7 == 0, false};
+        for (int c = 0; c < 4; c++) {
+            int rc = overlay_get(overlay, cfs[c], (const uint8_t *)key, (size_t)len, &value,
+                                 &value_len);
+            cr_assert_eq(rc, present[c] ? 0 : -SM_ENOTFOUND, "%s in column family %d", key,
+                         (int)cfs[c]);
+            if (present[c])
+                cr_assert(value_len == 2 && value[0] == (uint8_t)cfs[c] &&
+                              value[1] == (uint8_t)(i & 0xff),
+                          "%s in column family %d", key, (int)cfs[c]);
+        }
+    }
+    store_batch_t batch;
+    store_batch_init(&batch);
+    cr_assert_eq(overlay_to_batch(overlay, &batch), 0);
+    cr_assert_eq(batch.count, expected);
+    // Insertion order: key-0 in LOG, STATE, IDEM; key-1 in LOG; key-2 in LOG; key-3 in
+    // LOG, STATE; ...
+    cr_assert_eq(batch.puts[0].cf, STORE_CF_LOG);
+    cr_assert_eq(batch.puts[1].cf, STORE_CF_STATE);
+    cr_assert_eq(batch.puts[2].cf, STORE_CF_IDEM);
+    cr_assert_eq(batch.puts[3].cf, STORE_CF_LOG);
+    cr_assert_eq(batch.puts[5].cf, STORE_CF_LOG);
+    cr_assert_eq(batch.puts[6].cf, STORE_CF_STATE);
+    cr_assert_eq(memcmp(store_put_key(&batch, &batch.puts[6]), "key-3", 5), 0);
+    store_batch_free(&batch);
+    overlay_destroy(&overlay);
+}
