@@ -9,6 +9,7 @@
 #include "audit_id.h"
 #include "core.h"
 #include "hlc.h"
+#include "name_key.h"
 #include "overlay.h"
 #include "storemesh.pb-c.h"
 
@@ -56,6 +57,7 @@ typedef struct {
 #define CORE_ORIGINS_MAX 4096
 typedef struct {
     char name[CRDT_NAME_MAX + 1];
+    name_key_t key;                         // name_key(name): the table is searched by it
     uint64_t durable_seq;                   // highest contiguous seq on disk
     uint8_t durable_head[CORE_HASH_BYTES];  // hash of operation durable_seq
     uint64_t staged_seq;                    // including batches not yet on disk
@@ -80,7 +82,7 @@ typedef struct {
 #define CORE_PEERS_MAX 1024
 typedef struct {
     char name[CRDT_NAME_MAX + 1];
-    uint64_t name_prefix;       // its first 8 bytes as a number: peer_find compares these first
+    name_key_t name_key;        // name_key(name): peer_find compares these first
     uint8_t public_key[crypto_sign_PUBLICKEYBYTES];
     struct core_vv *their_have; // its version vector, from its last Hello or Ack
     struct core_vv *sent;       // their_have advanced by what we sent since

@@ -14,13 +14,13 @@
 #define VV_RECORD_BYTES (8 + CORE_HASH_BYTES)
 
 static size_t
-lower_bound(const core_t *self, const char *name)
+lower_bound(const core_t *self, name_key_t key, const char *name)
 {
     size_t low = 0;
     size_t high = self->origin_count;
     while (low < high) {
         size_t mid = low + (high - low) / 2;
-        if (strcmp(self->origins[mid].name, name) < 0)
+        if (name_key_order(self->origins[mid].key, self->origins[mid].name, key, name) < 0)
             low = mid + 1;
         else
             high = mid;
@@ -31,8 +31,10 @@ lower_bound(const core_t *self, const char *name)
 core_origin_t *
 core_origin_find(const core_t *self, const char *name)
 {
-    size_t index = lower_bound(self, name);
-    if (index < self->origin_count && strcmp(self->origins[index].name, name) == 0)
+    name_key_t key = name_key(name);
+    size_t index = lower_bound(self, key, name);
+    if (index < self->origin_count &&
+        name_key_order(self->origins[index].key, self->origins[index].name, key, name) == 0)
         return &self->origins[index];
     return NULL;
 }
@@ -53,13 +55,15 @@ core_origin_add(core_t *self, const char *name)
             return NULL;
         self->origins = grown;
     }
-    size_t index = lower_bound(self, name);
+    name_key_t key = name_key(name);
+    size_t index = lower_bound(self, key, name);
     memmove(&self->origins[index + 1], &self->origins[index],
             (self->origin_count - index) * sizeof *self->origins);
     self->origin_count++;
     core_origin_t *origin = &self->origins[index];
     memset(origin, 0, sizeof *origin);
     strcpy(origin->name, name);
+    origin->key = key;
     // A peer's key may already be known from the peer table.
     for (size_t i = 0; i < self->peer_count; i++) {
         if (strcmp(self->peers[i].name, name) == 0) {

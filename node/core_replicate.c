@@ -32,7 +32,7 @@
 
 typedef struct {
     char origin[CRDT_NAME_MAX + 1];
-    uint64_t prefix;     // name_prefix(origin)
+    name_key_t key;      // name_key(origin)
     uint64_t seq;
     uint64_t hashed_seq; // the seq hash is of (0: none; the entry is not in the sum)
     uint64_t hash[4];    // entry_hash(origin, hashed_seq)
@@ -63,47 +63,21 @@ vv_free(struct core_vv *vv)
     free(vv);
 }
 
-// A name's first 8 bytes as a big-endian number (NUL-padded): names order as their
-// prefixes do, unless the prefixes are equal. Lookups compare numbers, and call
-// strcmp only on a tie; version vectors are searched by name on every message,
-// and strcmp was the simulator's largest single cost.
-static uint64_t
-name_prefix(const char *name)
-{
-    uint64_t prefix = 0;
-    size_t i = 0;
-    for (; i < 8 && name[i]; i++)
-        prefix = prefix << 8 | (uint8_t)name[i];
-    // Padded with zero bytes; an empty name (bad input, refused later) is 0, and a
-    // shift by 64 would be undefined (the fuzzer found it).
-    return i == 0 ? 0 : prefix << (8 * (8 - i));
-}
-
-// strcmp's sign for (a_prefix, a) against (prefix, name), where each prefix is
-// name_prefix of its name.
+// strcmp's sign for the entry's name against (key, name).
 static int
-prefixed_order(uint64_t a_prefix, const char *a, uint64_t prefix, const char *name)
+entry_order(const vv_entry_t *entry, name_key_t key, const char *name)
 {
-    if (a_prefix != prefix)
-        return a_prefix < prefix ? -1 : 1;
-    return strcmp(a, name);
-}
-
-// strcmp's sign for the entry's name against (prefix, name).
-static int
-entry_order(const vv_entry_t *entry, uint64_t prefix, const char *name)
-{
-    return prefixed_order(entry->prefix, entry->origin, prefix, name);
+    return name_key_order(entry->key, entry->origin, key, name);
 }
 
 static size_t
-vv_lower_bound_prefixed(const struct core_vv *vv, uint64_t prefix, const char *origin)
+vv_lower_bound_keyed(const struct core_vv *vv, name_key_t key, const char *origin)
 {
     size_t low = 0;
     size_t high = vv->count;
     while (low < high) {
         size_t mid = low + (high - low) / 2;
-        if (entry_order(&vv->entries[mid], prefix, origin) < 0)
+        if (entry_order(&vv->entries[mid], key, origin) < 0)
             low = mid + 1;
         else
             high = mid;
@@ -114,15 +88,15 @@ vv_lower_bound_prefixed(const struct core_vv *vv, uint64_t prefix, const char *o
 static size_t
 vv_lower_bound(const struct core_vv *vv, const char *origin)
 {
-    return vv_lower_bound_prefixed(vv, name_prefix(origin), origin);
+    return vv_lower_bound_keyed(vv, name_key(origin), origin);
 }
 
 static uint64_t
 vv_get(const struct core_vv *vv, const char *origin)
 {
-    uint64_t prefix = name_prefix(origin);
-    size_t index = vv_lower_bound_prefixed(vv, prefix, origin);
-    if (index < vv->count && entry_order(&vv->entries[index], prefix, origin) == 0)
+    name_key_t key = name_key(origin);
+    size_t index = vv_lower_bound_keyed(vv, key, origin);
+    if (index < vv->count && entry_order(&vv->entries[index], key, origin) == 0)
         return vv->entries[index].seq;
     return 0;
 }
@@ -130,14 +104,14 @@ vv_get(const struct core_vv *vv, const char *origin)
 // Where origin is or belongs in vv: *hint when that is the place (a sorted list of
 // raises walks along vv with one or two compares each), else a binary search.
 static size_t
-vv_position(const struct core_vv *vv, uint64_t prefix, const char *origin, size_t hint)
+vv_position(const struct core_vv *vv, name_key_t key, const char *origin, size_t hint)
 {
     if (hint <= vv->count) {
-        int at = hint < vv->count ? entry_order(&vv->entries[hint], prefix, origin) : 1;
-        if (at >= 0 && (hint == 0 || entry_order(&vv->entries[hint - 1], prefix, origin) < 0))
+        int at = hint < vv->count ? entry_order(&vv->entries[hint], key, origin) : 1;
+        if (at >= 0 && (hint == 0 || entry_order(&vv->entries[hint - 1], key, origin) < 0))
             return hint;
     }
-    return vv_lower_bound_prefixed(vv, prefix, origin);
+    return vv_lower_bound_keyed(vv, key, origin);
 }
 
 // Raises origin to at least seq; *hint (may be NULL) is where to look first and is
@@ -147,9 +121,9 @@ static int
 vv_raise_hinted(struct core_vv *vv, const char *origin, uint64_t seq, size_t *hint)
 {
     // Version vectors travel sorted, so most new entries go at the end.
-    uint64_t prefix = name_prefix(origin);
-    size_t index = vv_position(vv, prefix, origin, hint ? *hint : vv->count);
-    if (index < vv->count && entry_order(&vv->entries[index], prefix, origin) == 0) {
+    name_key_t key = name_key(origin);
+    size_t index = vv_position(vv, key, origin, hint ? *hint : vv->count);
+    if (index < vv->count && entry_order(&vv->entries[index], key, origin) == 0) {
         if (seq > vv->entries[index].seq) {
             vv->entries[index].seq = seq;
             vv->changes++;
@@ -176,7 +150,7 @@ vv_raise_hinted(struct core_vv *vv, const char *origin, uint64_t seq, size_t *hi
     vv->count++;
     memset(&vv->entries[index], 0, sizeof vv->entries[index]);
     memcpy(vv->entries[index].origin, origin, len);
-    vv->entries[index].prefix = prefix;
+    vv->entries[index].key = key;
     vv->entries[index].seq = seq;
     vv->changes++;
     if (hint)
@@ -312,12 +286,11 @@ static void
 our_have_each(const core_t *self, uint64_t since_generation, have_fn fn, void *arg)
 {
     bool own_done = self->durable.last_seq == 0;
-    uint64_t own_prefix = name_prefix(self->name);
+    name_key_t own_key = name_key(self->name);
     for (size_t i = 0; i < self->origin_count; i++) {
         const core_origin_t *origin = &self->origins[i];
         if (!own_done) {
-            uint64_t prefix = name_prefix(origin->name);
-            if (own_prefix < prefix || (own_prefix == prefix && strcmp(self->name, origin->name) < 0)) {
+            if (name_key_order(own_key, self->name, origin->key, origin->name) < 0) {
                 fn(arg, self->name, self->durable.last_seq);
                 own_done = true;
             }
@@ -446,7 +419,7 @@ authority_for_hello(core_t *self, core_peer_state_t *peer, bool full, proto_vv_t
             const vv_entry_t *entry = &vv->entries[i];
             int order = 1;
             while (k < told->count &&
-                   (order = entry_order(&told->entries[k], entry->prefix, entry->origin)) < 0)
+                   (order = entry_order(&told->entries[k], entry->key, entry->origin)) < 0)
                 k++;
             uint64_t held = k < told->count && order == 0 ? told->entries[k].seq : 0;
             if (entry->seq > held)
@@ -519,13 +492,13 @@ our_have_digest(core_t *self, uint8_t out[CORE_HASH_BYTES])
 static core_peer_state_t *
 peer_find(const core_t *self, const char *name)
 {
-    uint64_t prefix = name_prefix(name);
+    name_key_t key = name_key(name);
     size_t low = 0;
     size_t high = self->peer_count;
     while (low < high) {
         size_t mid = low + (high - low) / 2;
         const core_peer_state_t *peer = &self->peers[mid];
-        int order = prefixed_order(peer->name_prefix, peer->name, prefix, name);
+        int order = name_key_order(peer->name_key, peer->name, key, name);
         if (order == 0)
             return &self->peers[mid];
         if (order < 0)
@@ -627,10 +600,10 @@ static uint64_t
 since_seq(hello_have_t *have, const char *origin)
 {
     const struct core_vv *since = have->since;
-    uint64_t prefix = name_prefix(origin);
+    name_key_t key = name_key(origin);
     int order = 1;
     while (have->since_at < since->count &&
-           (order = entry_order(&since->entries[have->since_at], prefix, origin)) < 0)
+           (order = entry_order(&since->entries[have->since_at], key, origin)) < 0)
         have->since_at++;
     return have->since_at < since->count && order == 0 ? since->entries[have->since_at].seq : 0;
 }
@@ -886,8 +859,8 @@ next_lacking(const core_t *self, const core_peer_state_t *peer, uint64_t *from_s
         if (origin->durable_seq == 0)
             continue;
         int order = 1;
-        uint64_t prefix = name_prefix(origin->name);
-        while (k < sent_vv->count && (order = entry_order(&sent_vv->entries[k], prefix, origin->name)) < 0)
+        while (k < sent_vv->count &&
+               (order = entry_order(&sent_vv->entries[k], origin->key, origin->name)) < 0)
             k++;
         uint64_t sent = k < sent_vv->count && order == 0 ? sent_vv->entries[k].seq : 0;
         if (sendable(peer, origin->name, origin->durable_seq, sent)) {
@@ -1574,7 +1547,7 @@ core_set_peers(core_t *self, const core_peer_t *peers, size_t count)
             table[i].lazy = vv_new();
             table[i].behind = vv_new();
             snprintf(table[i].name, sizeof table[i].name, "%s", peers[i].name);
-            table[i].name_prefix = name_prefix(table[i].name);
+            table[i].name_key = name_key(table[i].name);
             memcpy(table[i].public_key, peers[i].public_key, sizeof table[i].public_key);
         }
         table[i].exchange = peers[i].exchange;
