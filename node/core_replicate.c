@@ -13,6 +13,7 @@
 
 #include "core_internal.h"
 #include "keys.h"
+#include "sm_string.h"
 #include "sm_error.h"
 #include "storemesh.pb-c.h"
 
@@ -543,7 +544,7 @@ queue_send(core_t *self, const char *peer, Storemesh__PeerMessage *message)
     self->counters.messages_sent++;
     self->counters.bytes_sent += len;
     core_send_t *send = &self->sends[self->send_count++];
-    snprintf(send->peer, sizeof send->peer, "%s", peer);
+    sm_strlcpy(send->peer, peer, sizeof send->peer);
     send->bytes = bytes;
     send->len = len;
 }
@@ -899,12 +900,12 @@ pump(core_t *self, core_peer_state_t *peer)
             return;
         }
         char name[CRDT_NAME_MAX + 1];
-        snprintf(name, sizeof name, "%s", origin); // vv_raise may move origin names
+        sm_strlcpy(name, origin, sizeof name); // vv_raise may move origin names
         uint64_t sent = send_batch(self, peer, name, from_seq);
         if (sent == 0 || vv_raise(peer->sent, name, sent))
             return;
         assert(peer->pending_count < CORE_PEER_CREDIT_BATCHES);
-        snprintf(peer->pending[peer->pending_count].origin, CRDT_NAME_MAX + 1, "%s", name);
+        sm_strlcpy(peer->pending[peer->pending_count].origin, name, CRDT_NAME_MAX + 1);
         peer->pending[peer->pending_count].sent_ms = self->now_ms;
         peer->pending[peer->pending_count++].last_seq = sent;
         peer->in_flight = (uint32_t)peer->pending_count;
@@ -1044,7 +1045,7 @@ on_ops(core_t *self, core_peer_state_t *peer, const Storemesh__OpsBatch *ops)
     if (ops->first_seq > origin->staged_seq + 1) {
         self->counters.gaps++; // ask for what is missing: it sends from what we hold
         if (strcmp(peer->gap_origin, ops->origin) != 0 || peer->gap_held != origin->staged_seq) {
-            snprintf(peer->gap_origin, sizeof peer->gap_origin, "%s", ops->origin);
+            sm_strlcpy(peer->gap_origin, ops->origin, sizeof peer->gap_origin);
             peer->gap_held = origin->staged_seq;
             send_ack(self, peer, (const char *const *)&ops->origin, 1, ACK_GAP);
         }
@@ -1078,7 +1079,7 @@ on_ops(core_t *self, core_peer_state_t *peer, const Storemesh__OpsBatch *ops)
     } else {
         int rc = stage_verified(self, origin, ops, decoded, seal);
         if (rc == 0) {
-            snprintf(origin->last_from, sizeof origin->last_from, "%s", peer->name);
+            sm_strlcpy(origin->last_from, peer->name, sizeof origin->last_from);
             origin->staged_ms = self->now_ms;
         }
         for (size_t i = 0; i < ops->n_operations; i++)
