@@ -5,24 +5,6 @@
 
 #include "sm_error.h"
 
-void
-keys_put_be64(uint8_t *out, uint64_t value)
-{
-    for (int i = 7; i >= 0; i--) {
-        out[i] = (uint8_t)(value & 0xff);
-        value >>= 8;
-    }
-}
-
-uint64_t
-keys_get_be64(const uint8_t *in)
-{
-    uint64_t value = 0;
-    for (int i = 0; i < 8; i++)
-        value = (value << 8) | in[i];
-    return value;
-}
-
 static size_t
 put_name(uint8_t *out, const char *name)
 {
