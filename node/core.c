@@ -134,6 +134,8 @@ core_new(const core_config_t *config, char *err, size_t err_size)
     strcpy(self->name, config->name);
     audit_id_origin_init(&self->audit_origin, self->name);
     arena_init(&self->decode_arena, 64 * 1024); // most peer messages are a few KiB
+    // A Hello's two vectors (one whole, for a full Hello) with 200 origins: 22 KiB.
+    arena_init(&self->message_arena, 32 * 1024);
     self->rules = config->rules;
     memcpy(self->secret_key, config->secret_key, sizeof self->secret_key);
     memcpy(self->public_key, config->public_key, sizeof self->public_key);

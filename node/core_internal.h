@@ -241,6 +241,7 @@ struct core {
     core_send_t send_handed_out;
     core_replication_counters_t counters;
     arena_t decode_arena;       // peer messages are decoded into it, reset per message
+    arena_t message_arena;      // the vector entries of the Hello or Ack being built
     uint64_t have_generation;   // bumped whenever what we hold on disk grows
     bool have_digest_valid;     // have_digest is our version vector's at have_digest_generation
     uint64_t have_digest_generation;

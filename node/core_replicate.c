@@ -245,7 +245,9 @@ staged_seq(const core_t *self, const char *origin)
     return origin_seq(self, origin, true);
 }
 
-// Our durable version vector as proto entries; storage holds count + 1 entries.
+// Version vector entries for a message being built; storage holds count + 1
+// entries. From the core's message arena, which send_hello and send_ack reset:
+// a Hello with hundreds of origins took two callocs, zeroed, every time.
 typedef struct {
     Storemesh__VvEntry *storage;
     Storemesh__VvEntry **pointers;
@@ -253,11 +255,11 @@ typedef struct {
 } proto_vv_t;
 
 static int
-proto_vv_alloc(proto_vv_t *out, size_t count)
+proto_vv_alloc(core_t *self, proto_vv_t *out, size_t count)
 {
     out->count = 0;
-    out->storage = calloc(count + 1, sizeof *out->storage);
-    out->pointers = calloc(count + 1, sizeof *out->pointers);
+    out->storage = arena_alloc(&self->message_arena, (count + 1) * sizeof *out->storage);
+    out->pointers = arena_alloc(&self->message_arena, (count + 1) * sizeof *out->pointers);
     return out->storage && out->pointers ? 0 : -SM_ENOMEM;
 }
 
@@ -269,13 +271,6 @@ proto_vv_add(proto_vv_t *out, const char *origin, uint64_t seq)
     entry->origin = (char *)origin;
     entry->seq = seq;
     out->pointers[out->count++] = entry;
-}
-
-static void
-proto_vv_free(proto_vv_t *vv)
-{
-    free(vv->storage);
-    free(vv->pointers);
 }
 
 // Calls fn for every origin we hold operations of, this node included, in name
@@ -403,7 +398,7 @@ authority_for_hello(core_t *self, core_peer_state_t *peer, bool full, proto_vv_t
 {
     const struct core_vv *vv = self->authority_have;
     size_t count = vv ? vv->count : 0;
-    if (proto_vv_alloc(out, count))
+    if (proto_vv_alloc(self, out, count))
         return -SM_ENOMEM;
     if (full || !peer->authority_told) {
         struct core_vv *told = vv ? vv_copy(vv) : vv_new();
@@ -564,8 +559,9 @@ send_ack(core_t *self, core_peer_state_t *peer, const char *const *origins, size
          ack_kind_t kind)
 {
     bool gap = kind == ACK_GAP;
+    arena_reset(&self->message_arena);
     proto_vv_t have = {0};
-    if (proto_vv_alloc(&have, count) == 0) {
+    if (proto_vv_alloc(self, &have, count) == 0) {
         for (size_t i = 0; i < count; i++) {
             uint64_t seq = held_seq(self, origins[i]);
             // A gap or graft names the origin even when nothing of it is held.
@@ -584,7 +580,6 @@ send_ack(core_t *self, core_peer_state_t *peer, const char *const *origins, size
         message.ack = &ack;
         queue_send(self, peer->name, &message);
     }
-    proto_vv_free(&have);
 }
 
 typedef struct {
@@ -631,6 +626,7 @@ static void
 send_hello(core_t *self, core_peer_state_t *peer)
 {
     peer->batches_unacked = 0; // the Hello says where we stand on everything
+    arena_reset(&self->message_arena);
     proto_vv_t have = {0};
     proto_vv_t authority = {0};
     uint8_t digest[CORE_HASH_BYTES];
@@ -642,10 +638,11 @@ send_hello(core_t *self, core_peer_state_t *peer)
     hello_have_t changed = {.out = &have, .since = delta ? peer->last_hello : NULL};
     int rc = 0;
     if (idle) {
-        rc = proto_vv_alloc(&have, 0);
+        rc = proto_vv_alloc(self, &have, 0);
     } else {
         changed.now = delta ? NULL : vv_new();
-        rc = delta || changed.now ? proto_vv_alloc(&have, self->origin_count + 1) : -SM_ENOMEM;
+        rc = delta || changed.now ? proto_vv_alloc(self, &have, self->origin_count + 1)
+                                  : -SM_ENOMEM;
         if (rc == 0)
             our_have_each(self, delta ? peer->hello_generation : 0, add_changed, &changed);
         rc = rc ? rc : changed.rc;
@@ -685,8 +682,6 @@ send_hello(core_t *self, core_peer_state_t *peer)
         queue_send(self, peer->name, &message);
     }
     vv_free(changed.now);
-    proto_vv_free(&have);
-    proto_vv_free(&authority);
 }
 
 typedef struct {
@@ -1625,6 +1620,7 @@ void
 core_replicate_free(core_t *self)
 {
     arena_release(&self->decode_arena);
+    arena_release(&self->message_arena);
     for (size_t i = 0; i < self->peer_count; i++)
         peer_state_free(&self->peers[i]);
     free(self->peers);
