@@ -972,9 +972,7 @@ verify_chain(const Storemesh__OpsBatch *ops, const core_origin_t *origin,
         ok = memcmp(previous, seal->head_hash.data, CORE_HASH_BYTES) == 0;
     if (ok)
         return decoded;
-    for (size_t i = 0; i < ops->n_operations; i++)
-        storemesh__operation__free_unpacked(decoded[i], allocator);
-    free(decoded);
+    free(decoded); // the operations are in the decode arena
     return NULL;
 }
 
@@ -1060,7 +1058,6 @@ on_ops(core_t *self, core_peer_state_t *peer, const Storemesh__OpsBatch *ops)
                 ops->origin, (unsigned long long)ops->first_seq, (unsigned long long)last_seq,
                 peer->name, ops->origin);
         self->counters.forged++;
-        storemesh__seal__free_unpacked(seal, allocator);
         return;
     }
     Storemesh__Operation **decoded = verify_chain(ops, origin, seal, allocator);
@@ -1077,13 +1074,10 @@ on_ops(core_t *self, core_peer_state_t *peer, const Storemesh__OpsBatch *ops)
             sm_strlcpy(origin->last_from, peer->name, sizeof origin->last_from);
             origin->staged_ms = self->now_ms;
         }
-        for (size_t i = 0; i < ops->n_operations; i++)
-            storemesh__operation__free_unpacked(decoded[i], allocator);
         free(decoded);
         if (rc)
             core_fail_pending(self, rc);
     }
-    storemesh__seal__free_unpacked(seal, allocator);
 }
 
 // A Hello or an Ack: what the peer holds, what it knows the authority holds, and
@@ -1340,13 +1334,14 @@ core_peer_receive(core_t *self, const char *peer_name, const uint8_t *bytes, siz
         self->counters.unknown_peer++;
         return;
     }
-    // Everything decoded from this message lives in the arena until the next one.
+    // Everything decoded from this message lives in the arena until the next one
+    // (so nothing decoded into it is given to free_unpacked, which would only walk
+    // it: 2.5% of a simulation's instructions).
     arena_reset(&self->decode_arena);
     ProtobufCAllocator arena = arena_protobuf_allocator(&self->decode_arena);
     Storemesh__PeerMessage *message = storemesh__peer_message__unpack(&arena, len, bytes);
     if (!message || message->version != 1) {
         self->counters.malformed++;
-        storemesh__peer_message__free_unpacked(message, &arena);
         return;
     }
     peer->last_receive_ms = wall_ms;
@@ -1374,7 +1369,6 @@ core_peer_receive(core_t *self, const char *peer_name, const uint8_t *bytes, siz
     } else {
         self->counters.malformed++;
     }
-    storemesh__peer_message__free_unpacked(message, &arena);
     pump(self, peer);
 }
 
