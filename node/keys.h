@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "crdt.h"
 
@@ -28,19 +29,30 @@
 static inline void
 keys_put_be64(uint8_t *out, uint64_t value)
 {
+#if defined(__GNUC__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    value = __builtin_bswap64(value);
+    memcpy(out, &value, 8);
+#else
     for (int i = 7; i >= 0; i--) {
         out[i] = (uint8_t)(value & 0xff);
         value >>= 8;
     }
+#endif
 }
 
 static inline uint64_t
 keys_get_be64(const uint8_t *in)
 {
+#if defined(__GNUC__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint64_t value;
+    memcpy(&value, in, 8);
+    return __builtin_bswap64(value);
+#else
     uint64_t value = 0;
     for (int i = 0; i < 8; i++)
         value = (value << 8) | in[i];
     return value;
+#endif
 }
 
 // log and seal: ORIGIN \0 SEQ(be64). Returns the key length.
