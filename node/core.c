@@ -637,9 +637,9 @@ core_next_effect(core_t *self, core_effect_t *effect)
     free(self->send_handed_out.bytes);
     self->send_handed_out.bytes = NULL;
     if (self->send_count > 0) {
-        self->send_handed_out = self->sends[0];
-        memmove(self->sends, self->sends + 1, (self->send_count - 1) * sizeof *self->sends);
+        self->send_handed_out = self->sends[self->send_head];
         self->send_count--;
+        self->send_head = self->send_count ? self->send_head + 1 : 0;
         effect->kind = CORE_EFFECT_SEND;
         effect->peer = self->send_handed_out.peer;
         effect->bytes = self->send_handed_out.bytes;

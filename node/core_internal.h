@@ -236,8 +236,9 @@ struct core {
     // peer_timeout_ms of those that can): core_replicate_tick skips its scan of a
     // cloud's hundreds of peers on every event until then. 0: scan at the next tick.
     uint64_t next_silence_ms;
-    core_send_t *sends; // FIFO of CORE_SEND_QUEUE_MAX
-    size_t send_count;
+    core_send_t *sends; // FIFO of CORE_SEND_QUEUE_MAX: sends[send_head, send_head + send_count)
+    size_t send_head;   // taken from the front by moving this, not the array (a cloud
+    size_t send_count;  // queues a message to each of hundreds of peers at once)
     core_send_t send_handed_out;
     core_replication_counters_t counters;
     arena_t decode_arena;       // peer messages are decoded into it, reset per message

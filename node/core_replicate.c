@@ -538,7 +538,12 @@ queue_send(core_t *self, const char *peer, Storemesh__PeerMessage *message)
     storemesh__peer_message__pack(message, bytes);
     self->counters.messages_sent++;
     self->counters.bytes_sent += len;
-    core_send_t *send = &self->sends[self->send_count++];
+    if (self->send_head + self->send_count == CORE_SEND_QUEUE_MAX) {
+        // At the end of the array: move what is queued to its front.
+        memmove(self->sends, self->sends + self->send_head, self->send_count * sizeof *self->sends);
+        self->send_head = 0;
+    }
+    core_send_t *send = &self->sends[self->send_head + self->send_count++];
     sm_strlcpy(send->peer, peer, sizeof send->peer);
     send->bytes = bytes;
     send->len = len;
@@ -1655,9 +1660,10 @@ core_replicate_free(core_t *self)
     vv_free(self->authority_have);
     self->authority_have = NULL;
     for (size_t i = 0; self->sends && i < self->send_count; i++)
-        free(self->sends[i].bytes);
+        free(self->sends[self->send_head + i].bytes);
     free(self->sends);
     self->sends = NULL;
+    self->send_head = 0;
     free(self->send_handed_out.bytes);
     self->send_handed_out.bytes = NULL;
 }
