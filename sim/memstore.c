@@ -141,17 +141,41 @@ height_of(const uint8_t *key, size_t key_len)
     return height;
 }
 
+// Eight bytes at a time: every log entry a node stores is hashed whole to find its
+// shared blob, and a multiply per byte was 3.6% of a 200-node run's instructions.
+static uint64_t
+mix_bytes(uint64_t h, const uint8_t *bytes, size_t len)
+{
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t word;
+        memcpy(&word, bytes + i, 8);
+        h = (h ^ word) * 0xff51afd7ed558ccdull;
+        h ^= h >> 32;
+    }
+    if (i < len) {
+        uint64_t word = 0;
+        memcpy(&word, bytes + i, len - i);
+        h = (h ^ word) * 0xff51afd7ed558ccdull;
+        h ^= h >> 32;
+    }
+    return h;
+}
+
 static uint64_t
 blob_hash(store_cf_t cf, const uint8_t *key, size_t key_len, const uint8_t *value,
           size_t value_len)
 {
-    uint64_t h = 1469598103934665603ull ^ (uint64_t)cf;
-    for (size_t i = 0; i < key_len; i++)
-        h = (h ^ key[i]) * 1099511628211ull;
-    h = (h ^ 0xff) * 1099511628211ull;
-    for (size_t i = 0; i < value_len; i++)
-        h = (h ^ value[i]) * 1099511628211ull;
-    return h ^ (h >> 31);
+    uint64_t h = 0x9e3779b97f4a7c15ull ^ (uint64_t)cf;
+    h = mix_bytes(h, key, key_len);
+    h = (h ^ ((uint64_t)key_len << 8 | 0xff)) * 0xc4ceb9fe1a85ec53ull; // where the key ends
+    h = mix_bytes(h, value, value_len);
+    h ^= h >> 33; // murmur3's finaliser: every bit of h reaches the low bits
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 33;
+    return h;
 }
 
 memstore_pool_t *
