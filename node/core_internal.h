@@ -243,7 +243,7 @@ struct core {
     core_replication_counters_t counters;
     arena_t decode_arena;       // peer messages are decoded into it, reset per message
     arena_t message_arena;      // the vector entries of the Hello or Ack being built
-    struct core_vv *vv_spare[2]; // graft_behind's two working vectors, kept between Hellos
+    struct core_vv *vv_spare[3]; // working version vectors kept between Hellos (graft_behind, on_have)
     uint64_t have_generation;   // bumped whenever what we hold on disk grows
     bool have_digest_valid;     // have_digest is our version vector's at have_digest_generation
     uint64_t have_digest_generation;

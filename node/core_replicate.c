@@ -204,6 +204,55 @@ vv_copy(const struct core_vv *vv)
     return copy;
 }
 
+// An empty version vector, with the entries array of the one kept in slot when
+// there is one: graft_behind builds two for every Hello taken, and a calloc, the
+// reallocs as they grew and a free each showed in the simulator's profile.
+static struct core_vv *
+vv_take_spare(core_t *self, int slot)
+{
+    struct core_vv *vv = self->vv_spare[slot];
+    self->vv_spare[slot] = NULL;
+    if (!vv)
+        return vv_new();
+    vv_entry_t *entries = vv->entries;
+    size_t cap = vv->cap;
+    memset(vv, 0, sizeof *vv); // as vv_new makes it
+    vv->entries = entries;
+    vv->cap = cap;
+    return vv;
+}
+
+static void
+vv_give_spare(core_t *self, int slot, struct core_vv *vv)
+{
+    if (self->vv_spare[slot] || !vv)
+        vv_free(vv);
+    else
+        self->vv_spare[slot] = vv;
+}
+
+// dst (from vv_take_spare) becomes what vv_copy(src) would return, with room for
+// as many entries again: the copy is raised by the batches in flight and then by
+// the stream, and an exact-size copy was reallocated (copied again) at once.
+static int
+vv_copy_into(struct core_vv *dst, const struct core_vv *src)
+{
+    if (dst->cap < src->count + 1) {
+        size_t cap = src->count < 8 ? 16 : 2 * src->count;
+        vv_entry_t *grown = realloc(dst->entries, cap * sizeof *grown);
+        if (!grown)
+            return -SM_ENOMEM;
+        dst->entries = grown;
+        dst->cap = cap;
+    }
+    if (src->count)
+        memcpy(dst->entries, src->entries, src->count * sizeof *dst->entries);
+    dst->count = src->count;
+    dst->changes = src->changes + 1;
+    memcpy(dst->sum, src->sum, sizeof dst->sum); // with the entries' hashes it holds
+    return 0;
+}
+
 static int
 vv_raise_from_proto(struct core_vv *vv, Storemesh__VvEntry *const *entries, size_t count)
 {
@@ -1162,14 +1211,18 @@ on_have(core_t *self, core_peer_state_t *peer, Storemesh__VvEntry *const *have, 
     peer->pending_count = kept;
     peer->in_flight = (uint32_t)kept;
     if (hello) {
-        struct core_vv *sent = vv_copy(their);
+        struct core_vv *sent = vv_take_spare(self, 2);
+        if (sent && vv_copy_into(sent, their)) {
+            vv_give_spare(self, 2, sent);
+            sent = NULL;
+        }
         for (size_t i = 0; sent && i < kept; i++)
             if (vv_raise(sent, peer->pending[i].origin, peer->pending[i].last_seq)) {
-                vv_free(sent); // out of memory: keep the old stream position
+                vv_give_spare(self, 2, sent); // out of memory: keep the old stream position
                 sent = NULL;
             }
         if (sent) {
-            vv_free(peer->sent);
+            vv_give_spare(self, 2, peer->sent);
             peer->sent = sent;
         }
         peer->caught_up = false; // sent may have gone back: look at every origin again
@@ -1226,33 +1279,6 @@ note_ahead(behind_scan_t *scan, const char *origin, uint64_t their_seq)
     scan->rc = vv_raise(scan->behind, origin, their_seq); // looked at again at its next Hello
     if (scan->rc == 0 && !recent)
         scan->rc = vv_raise(scan->graft, origin, their_seq);
-}
-
-// An empty version vector, with the entries array of the one kept in slot when
-// there is one: graft_behind builds two for every Hello taken, and a calloc, the
-// reallocs as they grew and a free each showed in the simulator's profile.
-static struct core_vv *
-vv_take_spare(core_t *self, int slot)
-{
-    struct core_vv *vv = self->vv_spare[slot];
-    self->vv_spare[slot] = NULL;
-    if (!vv)
-        return vv_new();
-    vv_entry_t *entries = vv->entries;
-    size_t cap = vv->cap;
-    memset(vv, 0, sizeof *vv); // as vv_new makes it
-    vv->entries = entries;
-    vv->cap = cap;
-    return vv;
-}
-
-static void
-vv_give_spare(core_t *self, int slot, struct core_vv *vv)
-{
-    if (self->vv_spare[slot] || !vv)
-        vv_free(vv);
-    else
-        self->vv_spare[slot] = vv;
 }
 
 // After a Hello from the peer has been taken: push-path repair (docs/PROTOCOL.md
@@ -1648,7 +1674,7 @@ core_replicate_free(core_t *self)
 {
     arena_release(&self->decode_arena);
     arena_release(&self->message_arena);
-    for (int slot = 0; slot < 2; slot++) {
+    for (int slot = 0; slot < 3; slot++) {
         vv_free(self->vv_spare[slot]);
         self->vv_spare[slot] = NULL;
     }
