@@ -205,8 +205,9 @@ vv_copy(const struct core_vv *vv)
 }
 
 // An empty version vector, with the entries array of the one kept in slot when
-// there is one: graft_behind builds two for every Hello taken, and a calloc, the
-// reallocs as they grew and a free each showed in the simulator's profile.
+// there is one: graft_behind builds two for every Hello taken (slots 0 and 1) and
+// on_have rebuilds a peer's stream position (slot 2); a calloc, the reallocs as
+// they grew and a free each showed in the simulator's profile.
 static struct core_vv *
 vv_take_spare(core_t *self, int slot)
 {
