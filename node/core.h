@@ -118,14 +118,18 @@ typedef struct {
     uint64_t bytes_sent;          // their bytes
 } core_replication_counters_t;
 
-// How seals are signed and checked. Production leaves both NULL: libsodium's
-// Ed25519. The partition simulator passes its own (a memoised Ed25519 check, or a
-// cheap stand-in signer for very long runs; docs/SIMULATOR.md says when).
+// How seals are signed and checked, and how received operations and version-vector
+// entries are hashed. Production leaves all NULL: libsodium's Ed25519 and BLAKE2b-256.
+// The partition simulator passes its own (a memoised Ed25519 check, or a cheap
+// stand-in signer for very long runs; docs/SIMULATOR.md says when; and a memo of
+// BLAKE2b-256, which 200 simulated nodes compute over the same bytes).
 typedef struct {
     void (*sign)(void *ctx, uint8_t signature[64], const uint8_t *message, size_t len,
                  const uint8_t *secret_key);
     bool (*verify)(void *ctx, const uint8_t signature[64], const uint8_t *message, size_t len,
                    const uint8_t *public_key);
+    // BLAKE2b-256 of bytes into out: the same 32 bytes crypto_generichash gives.
+    void (*hash)(void *ctx, uint8_t out[32], const uint8_t *bytes, size_t len);
     void *ctx;
 } core_signer_t;
 

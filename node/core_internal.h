@@ -160,6 +160,14 @@ typedef struct {
     size_t len;
 } core_send_t;
 
+typedef struct {
+    char origin[CRDT_NAME_MAX + 1];
+    uint64_t first_seq, last_seq;
+    uint64_t generation; // have_generation when it was read
+    uint8_t *bytes;      // a whole PeerMessage; NULL: none
+    size_t len;
+} core_batch_message_t;
+
 struct core {
     char name[CRDT_NAME_MAX + 1];
     audit_id_origin_t audit_origin; // name's part of our audit IDs, worked out once
@@ -245,6 +253,10 @@ struct core {
     arena_t message_arena;      // the vector entries of the Hello or Ack being built
     struct core_vv *vv_spare[3]; // working version vectors kept between Hellos (graft_behind, on_have)
     uint64_t have_generation;   // bumped whenever what we hold on disk grows
+    // The OpsBatch send_batch packed last: the next peer that needs the same
+    // operations gets these bytes while nothing was written since (a cloud streams
+    // each batch to hundreds of peers, and read and packed it for each).
+    core_batch_message_t last_batch;
     bool have_digest_valid;     // have_digest is our version vector's at have_digest_generation
     uint64_t have_digest_generation;
     uint8_t have_digest[CORE_HASH_BYTES];
@@ -343,6 +355,9 @@ uint64_t core_offline_seconds(const core_t *self, uint64_t wall_ms);
 int core_field_owner(const core_t *self, const rules_field_t *rule, const char *type,
                      const char *key, bool use_overlay, char *owner);
 void core_hash(uint8_t out[CORE_HASH_BYTES], const uint8_t *bytes, size_t len);
+// The same hash, through signer's hash hook when it has one (the simulator's memo).
+void core_hash_by(const core_signer_t *signer, uint8_t out[CORE_HASH_BYTES], const uint8_t *bytes,
+                  size_t len);
 void core_hex(char *out, const uint8_t *bytes, size_t len);
 
 #endif

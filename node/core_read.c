@@ -25,6 +25,16 @@ core_hash(uint8_t out[CORE_HASH_BYTES], const uint8_t *bytes, size_t len)
 }
 
 void
+core_hash_by(const core_signer_t *signer, uint8_t out[CORE_HASH_BYTES], const uint8_t *bytes,
+             size_t len)
+{
+    if (signer && signer->hash)
+        signer->hash(signer->ctx, out, bytes, len);
+    else
+        crypto_generichash(out, CORE_HASH_BYTES, bytes, len, NULL, 0);
+}
+
+void
 core_hex(char *out, const uint8_t *bytes, size_t len)
 {
     static const char digits[] = "0123456789abcdef";

@@ -354,14 +354,14 @@ our_have_each(const core_t *self, uint64_t since_generation, have_fn fn, void *a
 // that a raise changes it by one entry's hash: a 200-origin vector raised by a
 // few entries per Hello had its whole digest recomputed, 12% of a simulation.
 static void
-entry_hash(const char *origin, uint64_t seq, uint64_t out[4])
+entry_hash(const core_signer_t *signer, const char *origin, uint64_t seq, uint64_t out[4])
 {
     uint8_t bytes[CRDT_NAME_MAX + 1 + 8];
     size_t len = strlen(origin) + 1;
     memcpy(bytes, origin, len);
     keys_put_be64(bytes + len, seq);
     uint8_t hash[CORE_HASH_BYTES];
-    crypto_generichash(hash, sizeof hash, bytes, len + 8, NULL, 0);
+    core_hash_by(signer, hash, bytes, len + 8);
     for (int word = 0; word < 4; word++) {
         out[word] = 0;
         for (int i = 7; i >= 0; i--)
@@ -401,15 +401,15 @@ sum_bytes(const uint64_t sum[4], uint8_t out[CORE_HASH_BYTES])
 
 // Brings an entry's hash, and the sum holding it, up to its seq.
 static void
-entry_rehash(uint64_t sum[4], uint64_t *hashed_seq, uint64_t hash[4], const char *origin,
-             uint64_t seq)
+entry_rehash(const core_signer_t *signer, uint64_t sum[4], uint64_t *hashed_seq, uint64_t hash[4],
+             const char *origin, uint64_t seq)
 {
     if (*hashed_seq == seq)
         return;
     if (*hashed_seq)
         sum_sub(sum, hash);
     if (seq) {
-        entry_hash(origin, seq, hash);
+        entry_hash(signer, origin, seq, hash);
         sum_add(sum, hash);
     }
     *hashed_seq = seq;
@@ -418,7 +418,7 @@ entry_rehash(uint64_t sum[4], uint64_t *hashed_seq, uint64_t hash[4], const char
 // Cached in the vv until it changes: an idle link compares digests every round.
 // Only the entries raised since the last digest are hashed again.
 static void
-vv_digest(struct core_vv *vv, uint8_t out[CORE_HASH_BYTES])
+vv_digest(const core_signer_t *signer, struct core_vv *vv, uint8_t out[CORE_HASH_BYTES])
 {
     if (!vv) {
         memset(out, 0, CORE_HASH_BYTES);
@@ -430,7 +430,7 @@ vv_digest(struct core_vv *vv, uint8_t out[CORE_HASH_BYTES])
     }
     for (size_t i = 0; i < vv->count; i++) {
         vv_entry_t *entry = &vv->entries[i];
-        entry_rehash(vv->sum, &entry->hashed_seq, entry->hash, entry->origin, entry->seq);
+        entry_rehash(signer, vv->sum, &entry->hashed_seq, entry->hash, entry->origin, entry->seq);
     }
     sum_bytes(vv->sum, out);
     memcpy(vv->digest, out, CORE_HASH_BYTES);
@@ -476,7 +476,7 @@ authority_for_hello(core_t *self, core_peer_state_t *peer, bool full, proto_vv_t
             return rc;
     }
     peer->authority_told_changes = vv ? vv->changes : 0;
-    vv_digest(peer->authority_told, digest_out);
+    vv_digest(&self->signer, peer->authority_told, digest_out);
     return 0;
 }
 
@@ -485,7 +485,8 @@ authority_for_hello(core_t *self, core_peer_state_t *peer, bool full, proto_vv_t
 // something else (a Hello of its was lost, or we restarted): then we ask for its
 // full Hello. A sender that sends no digest is not checked.
 static bool
-authority_heard_matches(core_peer_state_t *peer, const Storemesh__Hello *hello, bool full)
+authority_heard_matches(const core_signer_t *signer, core_peer_state_t *peer,
+                        const Storemesh__Hello *hello, bool full)
 {
     if (full || !peer->authority_heard) {
         struct core_vv *heard = vv_new();
@@ -499,7 +500,7 @@ authority_heard_matches(core_peer_state_t *peer, const Storemesh__Hello *hello, 
     if (hello->authority_digest.len != CORE_HASH_BYTES)
         return true;
     uint8_t held[CORE_HASH_BYTES];
-    vv_digest(peer->authority_heard, held);
+    vv_digest(signer, peer->authority_heard, held);
     return memcmp(held, hello->authority_digest.data, CORE_HASH_BYTES) == 0;
 }
 
@@ -514,14 +515,14 @@ our_have_digest(core_t *self, uint8_t out[CORE_HASH_BYTES])
         for (size_t i = 0; i < self->origin_count; i++) {
             core_origin_t *origin = &self->origins[i];
             uint64_t unused[4] = {0};
-            entry_rehash(unused, &origin->have_hashed_seq, origin->have_hash, origin->name,
+            entry_rehash(&self->signer, unused, &origin->have_hashed_seq, origin->have_hash, origin->name,
                          origin->durable_seq);
             if (origin->have_hashed_seq)
                 sum_add(sum, origin->have_hash);
         }
         if (self->durable.last_seq > 0) {
             uint64_t own[4];
-            entry_hash(self->name, self->durable.last_seq, own);
+            entry_hash(&self->signer, self->name, self->durable.last_seq, own);
             sum_add(sum, own);
         }
         sum_bytes(sum, self->have_digest);
@@ -568,24 +569,22 @@ link_find(const core_t *self, const char *name)
     return peer && peer->exchange ? peer : NULL;
 }
 
-// Packs message for peer into the send queue; dropped when the queue is full
-// (anti-entropy sends it again), never blocking the core.
+// Puts a packed message (taken over) for peer in the send queue; dropped when the
+// queue is full (anti-entropy sends it again), never blocking the core.
 static void
-queue_send(core_t *self, const char *peer, Storemesh__PeerMessage *message)
+queue_send_packed(core_t *self, const char *peer, uint8_t *bytes, size_t len)
 {
     if (!self->sends) {
         self->sends = calloc(CORE_SEND_QUEUE_MAX, sizeof *self->sends);
-        if (!self->sends)
+        if (!self->sends) {
+            free(bytes);
             return;
+        }
     }
-    if (self->send_count >= CORE_SEND_QUEUE_MAX)
+    if (self->send_count >= CORE_SEND_QUEUE_MAX) {
+        free(bytes);
         return;
-    message->version = 1;
-    size_t len = storemesh__peer_message__get_packed_size(message);
-    uint8_t *bytes = malloc(len ? len : 1);
-    if (!bytes)
-        return;
-    storemesh__peer_message__pack(message, bytes);
+    }
     self->counters.messages_sent++;
     self->counters.bytes_sent += len;
     if (self->send_head + self->send_count == CORE_SEND_QUEUE_MAX) {
@@ -597,6 +596,30 @@ queue_send(core_t *self, const char *peer, Storemesh__PeerMessage *message)
     sm_strlcpy(send->peer, peer, sizeof send->peer);
     send->bytes = bytes;
     send->len = len;
+}
+
+// The message's bytes (malloc'd), or NULL when out of memory.
+static uint8_t *
+pack_message(Storemesh__PeerMessage *message, size_t *len)
+{
+    message->version = 1;
+    *len = storemesh__peer_message__get_packed_size(message);
+    uint8_t *bytes = malloc(*len ? *len : 1);
+    if (bytes)
+        storemesh__peer_message__pack(message, bytes);
+    return bytes;
+}
+
+// Packs message for peer into the send queue, as queue_send_packed.
+static void
+queue_send(core_t *self, const char *peer, Storemesh__PeerMessage *message)
+{
+    if (self->send_count >= CORE_SEND_QUEUE_MAX)
+        return;
+    size_t len = 0;
+    uint8_t *bytes = pack_message(message, &len);
+    if (bytes)
+        queue_send_packed(self, peer, bytes, len);
 }
 
 typedef enum {
@@ -812,6 +835,18 @@ drop_every_50th(ops_scan_t *scan, uint64_t first_seq)
 static uint64_t
 send_batch(core_t *self, const core_peer_state_t *peer, const char *origin, uint64_t first_seq)
 {
+    core_batch_message_t *last = &self->last_batch;
+    if (last->bytes && last->generation == self->have_generation && last->first_seq == first_seq &&
+        strcmp(last->origin, origin) == 0) {
+        // The same operations from the same storage: the same bytes, not read again.
+        uint8_t *copy = malloc(last->len ? last->len : 1);
+        if (!copy)
+            return 0;
+        memcpy(copy, last->bytes, last->len);
+        queue_send_packed(self, peer->name, copy, last->len);
+        self->counters.batches_sent++;
+        return last->last_seq;
+    }
     uint8_t prefix[KEYS_MAX];
     uint8_t start[KEYS_MAX];
     size_t start_len = keys_log(start, origin, first_seq);
@@ -842,7 +877,22 @@ send_batch(core_t *self, const core_peer_state_t *peer, const char *origin, uint
         Storemesh__PeerMessage message = STOREMESH__PEER_MESSAGE__INIT;
         message.body_case = STOREMESH__PEER_MESSAGE__BODY_OPS;
         message.ops = &ops;
-        queue_send(self, peer->name, &message);
+        size_t len = 0;
+        uint8_t *bytes = pack_message(&message, &len);
+        uint8_t *kept = bytes ? malloc(len ? len : 1) : NULL;
+        free(last->bytes);
+        *last = (core_batch_message_t){0};
+        if (kept) {
+            memcpy(kept, bytes, len);
+            *last = (core_batch_message_t){.first_seq = first_seq,
+                                           .last_seq = seal.seq,
+                                           .generation = self->have_generation,
+                                           .bytes = kept,
+                                           .len = len};
+            sm_strlcpy(last->origin, origin, sizeof last->origin);
+        }
+        if (bytes)
+            queue_send_packed(self, peer->name, bytes, len);
         self->counters.batches_sent++;
         sent = seal.seq;
     }
@@ -1000,8 +1050,9 @@ core_seal_verifies(const Storemesh__Seal *seal, const uint8_t *public_key,
 // the first new one links to what we hold, and the last is the sealed head.
 // Returns the decoded operations (free each) or NULL when the chain does not hold.
 static Storemesh__Operation **
-verify_chain(const Storemesh__OpsBatch *ops, const core_origin_t *origin,
-             const Storemesh__Seal *seal, ProtobufCAllocator *allocator)
+verify_chain(const core_signer_t *signer, const Storemesh__OpsBatch *ops,
+             const core_origin_t *origin, const Storemesh__Seal *seal,
+             ProtobufCAllocator *allocator)
 {
     Storemesh__Operation **decoded = calloc(ops->n_operations, sizeof *decoded);
     if (!decoded)
@@ -1019,7 +1070,7 @@ verify_chain(const Storemesh__OpsBatch *ops, const core_origin_t *origin,
             ok = memcmp(op->prev_hash.data, previous, CORE_HASH_BYTES) == 0;
         if (ok && seq == origin->staged_seq + 1)
             ok = memcmp(op->prev_hash.data, origin->staged_head, CORE_HASH_BYTES) == 0;
-        core_hash(previous, bytes->data, bytes->len);
+        core_hash_by(signer, previous, bytes->data, bytes->len);
         if (ok && seq == origin->staged_seq)
             ok = memcmp(previous, origin->staged_head, CORE_HASH_BYTES) == 0;
     }
@@ -1115,7 +1166,7 @@ on_ops(core_t *self, core_peer_state_t *peer, const Storemesh__OpsBatch *ops)
         self->counters.forged++;
         return;
     }
-    Storemesh__Operation **decoded = verify_chain(ops, origin, seal, allocator);
+    Storemesh__Operation **decoded = verify_chain(&self->signer, ops, origin, seal, allocator);
     if (!decoded) {
         fprintf(stderr,
                 "storemesh: refused operations %s #%llu-%llu from %s: the hash chain is broken "
@@ -1353,10 +1404,10 @@ on_hello(core_t *self, core_peer_state_t *peer, const Storemesh__Hello *hello)
             return;
         }
         uint8_t held[CORE_HASH_BYTES];
-        vv_digest(peer->their_have, held);
+        vv_digest(&self->signer, peer->their_have, held);
         matches = peer->hello_seen && memcmp(held, hello->have_digest.data, CORE_HASH_BYTES) == 0;
     }
-    if (!authority_heard_matches(peer, hello, full))
+    if (!authority_heard_matches(&self->signer, peer, hello, full))
         matches = false;
     if (!matches) {
         peer->need_their_full = true; // we do not hold what it built on: ask
@@ -1693,4 +1744,6 @@ core_replicate_free(core_t *self)
     self->send_head = 0;
     free(self->send_handed_out.bytes);
     self->send_handed_out.bytes = NULL;
+    free(self->last_batch.bytes);
+    self->last_batch = (core_batch_message_t){0};
 }
