@@ -13,6 +13,7 @@
 
 #include "core.h"
 #include "report.h"
+#include "sim_window.h"
 #include "rules.h"
 #include "scenario.h"
 #include "sim.h"
@@ -43,17 +44,20 @@ usage(FILE *out)
     fprintf(out,
             "usage: storemesh-sim SCENARIO.yaml [--seed N | --seeds A..B] [--json] [--plot FILE.svg]\n"
             "                     [--trace FILE] [--plant BUG[,BUG...]] [--no-marks] [--quiet]\n"
-            "                     [--jobs N]\n"
+            "                     [--jobs N] [--threads N]\n"
             "  --seed N       run seed N (default: the scenario's seed); replays a run exactly\n"
             "  --seeds A..B   sweep seeds A to B; fails when any seed fails or a rare path is\n"
             "                 never reached (--no-marks: do not require them)\n"
             "  --jobs N       a sweep runs its seeds on N processes (default 1); the results\n"
             "                 do not depend on N\n"
+            "  --threads N    run each seed on N threads (1 to %d; default 2 for one seed,\n"
+            "                 1 in a sweep); the run does not depend on N\n"
             "  --json         print the report as JSON (single seed)\n"
             "  --plot F.svg   draw queue depths, outages, limits and convergence (single seed)\n"
             "  --trace FILE   write the event trace, one line an event (single seed); a\n"
             "                 failing seed's trace goes to $TMPDIR by itself\n"
-            "  --plant BUG    switch on a deliberately broken variant the checkers must catch:\n");
+            "  --plant BUG    switch on a deliberately broken variant the checkers must catch:\n",
+            SIM_THREADS_MAX);
     for (size_t i = 0; i < sizeof bugs / sizeof *bugs; i++)
         fprintf(out, "                   %-17s %s\n", bugs[i].name, bugs[i].what);
     fprintf(out, "exit: 0 every check passed, 1 a check failed, 2 bad usage or scenario, "
@@ -118,6 +122,7 @@ typedef struct {
     const scenario_t *scenario;
     const rules_t *rules;
     uint32_t planted;
+    unsigned threads;
     FILE *trace;
     const char *replay_arguments;
     bool sweep, json, quiet;
@@ -141,7 +146,8 @@ write_failure_trace(const run_setup_t *setup, uint64_t seed, char *path, size_t 
     sim_options_t options = {.seed = seed,
                              .bugs = setup->planted,
                              .trace = trace,
-                             .replay_arguments = setup->replay_arguments};
+                             .replay_arguments = setup->replay_arguments,
+                             .threads = setup->threads};
     sim_t *sim = sim_new(setup->scenario, setup->rules, &options, err, sizeof err);
     bool ok = sim && sim_run(sim, err, sizeof err) == 0;
     sim_destroy(&sim);
@@ -159,7 +165,8 @@ run_seeds(const run_setup_t *setup, uint64_t first, uint64_t last, uint64_t stri
         sim_options_t options = {.seed = seed,
                                  .bugs = setup->planted,
                                  .trace = setup->trace,
-                                 .replay_arguments = setup->replay_arguments};
+                                 .replay_arguments = setup->replay_arguments,
+                                 .threads = setup->threads};
         double run_started = now_seconds();
         sim_t *sim = sim_new(setup->scenario, setup->rules, &options, err, sizeof err);
         if (!sim) {
@@ -310,6 +317,7 @@ main(int argc, char **argv)
     bool have_seed = false, sweep = false, json = false, quiet = false, require_marks = true;
     uint32_t planted = 0;
     unsigned jobs = 1;
+    unsigned threads = 0; // 0: the default for the run
     char plant_names[256] = "";
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
@@ -347,6 +355,15 @@ main(int argc, char **argv)
                 return EXIT_USAGE;
             }
             jobs = (unsigned)value;
+            i++;
+        } else if (strcmp(arg, "--threads") == 0 && next) {
+            uint64_t value = 0;
+            if (parse_u64(next, &value) || value < 1 || value > SIM_THREADS_MAX) {
+                fprintf(stderr, "storemesh-sim: --threads takes a number of threads from 1 to %d, "
+                                "not '%s'\n", SIM_THREADS_MAX, next);
+                return EXIT_USAGE;
+            }
+            threads = (unsigned)value;
             i++;
         } else if (strcmp(arg, "--json") == 0) {
             json = true;
@@ -416,6 +433,8 @@ main(int argc, char **argv)
     run_setup_t setup = {.scenario = &scenario,
                          .rules = rules,
                          .planted = planted,
+                         // A sweep keeps its processes (--jobs) busy with whole seeds.
+                         .threads = threads ? threads : sweep ? 1 : 2,
                          .trace = trace,
                          .replay_arguments = replay_arguments,
                          .sweep = sweep,

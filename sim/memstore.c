@@ -1,6 +1,7 @@
 #include "memstore.h"
 
 #include <assert.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,7 +34,10 @@ typedef struct blob {
     uint8_t bytes[]; // key, then value
 } blob_t;
 
+// Stores of one pool may be used on different threads at once (a simulation's
+// windows, sim_window.h): the pool's table and counts are the mutex's.
 struct memstore_pool {
+    pthread_mutex_t mutex;
     blob_t **buckets;
     size_t bucket_count; // a power of two
     size_t blob_count;
@@ -186,7 +190,8 @@ memstore_pool_new(void)
         return NULL;
     self->bucket_count = 1024;
     self->buckets = calloc(self->bucket_count, sizeof *self->buckets);
-    if (!self->buckets) {
+    if (!self->buckets || pthread_mutex_init(&self->mutex, NULL) != 0) {
+        free(self->buckets);
         free(self);
         return NULL;
     }
@@ -200,6 +205,7 @@ memstore_pool_destroy(memstore_pool_t **self_p)
     if (!self)
         return;
     assert(self->blob_count == 0); // every store of the pool was destroyed first
+    pthread_mutex_destroy(&self->mutex);
     free(self->buckets);
     free(self);
     *self_p = NULL;
@@ -233,6 +239,7 @@ pool_take(memstore_pool_t *pool, store_cf_t cf, const uint8_t *key, size_t key_l
           const uint8_t *value, size_t value_len)
 {
     uint64_t hash = blob_hash(cf, key, key_len, value, value_len);
+    pthread_mutex_lock(&pool->mutex);
     size_t index = (size_t)hash & (pool->bucket_count - 1);
     for (blob_t *blob = pool->buckets[index]; blob; blob = blob->chain) {
         if (blob->hash == hash && blob->key_len == key_len && blob->value_len == value_len &&
@@ -240,12 +247,15 @@ pool_take(memstore_pool_t *pool, store_cf_t cf, const uint8_t *key, size_t key_l
             memcmp(blob->bytes + key_len, value, value_len) == 0) {
             blob->refs++;
             pool->bytes_shared += key_len + value_len;
+            pthread_mutex_unlock(&pool->mutex);
             return blob;
         }
     }
     blob_t *blob = malloc(sizeof *blob + key_len + value_len);
-    if (!blob)
+    if (!blob) {
+        pthread_mutex_unlock(&pool->mutex);
         return NULL;
+    }
     *blob = (blob_t){.hash = hash, .refs = 1, .key_len = (uint32_t)key_len, .value_len = value_len};
     memcpy(blob->bytes, key, key_len);
     if (value_len)
@@ -254,19 +264,24 @@ pool_take(memstore_pool_t *pool, store_cf_t cf, const uint8_t *key, size_t key_l
     pool->buckets[index] = blob;
     if (++pool->blob_count > pool->bucket_count)
         pool_grow(pool);
+    pthread_mutex_unlock(&pool->mutex);
     return blob;
 }
 
 static void
 pool_release(memstore_pool_t *pool, blob_t *blob)
 {
-    if (--blob->refs > 0)
+    pthread_mutex_lock(&pool->mutex);
+    if (--blob->refs > 0) {
+        pthread_mutex_unlock(&pool->mutex);
         return;
+    }
     blob_t **link = &pool->buckets[(size_t)blob->hash & (pool->bucket_count - 1)];
     while (*link != blob) // the blob is in its bucket's chain
         link = &(*link)->chain;
     *link = blob->chain;
     pool->blob_count--;
+    pthread_mutex_unlock(&pool->mutex);
     free(blob);
 }
 

@@ -3,7 +3,8 @@
 // the network in sim_network.c, faults, crashes and clocks in sim_fault.c, samples
 // and convergence after heals in sim_sample.c. Everything that happens is an event
 // on one queue ordered by (virtual time, insertion order); nothing reads the real
-// clock or an unseeded random source, so a seed replays exactly.
+// clock or an unseeded random source, so a seed replays exactly. The events at one
+// node run in parallel windows (sim_window.c); the rest run alone between them.
 #include "sim.h"
 
 #include <assert.h>
@@ -13,6 +14,7 @@
 
 #include "keys.h"
 #include "sim_internal.h"
+#include "sim_window.h"
 #include "sm_error.h"
 
 // ---- small helpers ----
@@ -20,13 +22,36 @@
 uint64_t
 sim_wall_ms(const sim_t *sim, const sim_node_t *node)
 {
-    int64_t wall = (int64_t)(sim->now_ms + SIM_EPOCH_MS) + node->clock_offset_ms;
+    int64_t wall = (int64_t)(sim_now(sim) + SIM_EPOCH_MS) + node->clock_offset_ms;
     return wall > 1 ? (uint64_t)wall : 1;
 }
 
+void
+sim_stop_out_of_memory(sim_t *sim)
+{
+    __atomic_store_n(&sim->finished, true, __ATOMIC_RELAXED);
+}
+
+bool
+sim_event_is_local(uint32_t kind)
+{
+    switch ((sim_event_kind_t)kind) {
+    case EV_TICK:
+    case EV_RETRY:
+    case EV_WRITE_DONE:
+    case EV_DELIVER:
+    case EV_CRASH_IN_WRITE:
+        return true;
+    default:
+        // EV_CLIENT grows the ledger; EV_RESTART and the faults, samples and heal
+        // steps touch the report or more than one node.
+        return false;
+    }
+}
+
 // Every processed event goes into the event log hash (and the trace when asked).
-static void
-log_event(sim_t *sim, const sim_event_t *event)
+void
+sim_log_event(sim_t *sim, const sim_event_t *event)
 {
     uint8_t record[8 + 4 + 4 + 4 + 8 + 8];
     size_t at = 0;
@@ -58,12 +83,15 @@ sim_schedule(sim_t *sim, uint64_t at_ms, uint32_t kind, uint32_t node, uint32_t 
                          .kind = kind,
                          .node = node,
                          .peer = peer,
-                         .epoch = node < sim->node_count ? sim->nodes[node].epoch : 0,
                          .id = id,
                          .bytes = bytes,
                          .len = len};
-    if (sim_queue_push(&sim->queue, &event))
-        sim->finished = true; // out of memory: stop; sim_run reports it
+    if (sim_window_schedule(sim, &event))
+        return; // a window's worker: it stamps the epoch and queues it
+    event.epoch = node < sim->node_count ? sim->nodes[node].epoch : 0;
+    sim_queue_t *queue = sim_event_is_local(kind) ? &sim->queue : &sim->serial_queue;
+    if (sim_queue_push(queue, &event))
+        sim_stop_out_of_memory(sim); // sim_run reports it
 }
 
 // ---- effects ----
@@ -81,12 +109,12 @@ start_write(sim_t *sim, sim_node_t *node, const core_effect_t *effect)
                          : 0;
     uint64_t latency =
         sim_rng_range(&node->storage_rng, sim->scenario->write_ms_min, sim->scenario->write_ms_max);
-    sim_schedule(sim, sim->now_ms + latency, EV_WRITE_DONE, node->index, 0, effect->batch_id, NULL,
+    sim_schedule(sim, sim_now(sim) + latency, EV_WRITE_DONE, node->index, 0, effect->batch_id, NULL,
                  0);
     if (node->crash_in_write && faulty) {
         // A fault site: this power loss strikes while the batch is being written.
         node->crash_in_write = false;
-        sim_schedule(sim, sim->now_ms + latency / 2, EV_CRASH_IN_WRITE, node->index, 0, 0, NULL, 0);
+        sim_schedule(sim, sim_now(sim) + latency / 2, EV_CRASH_IN_WRITE, node->index, 0, 0, NULL, 0);
     }
 }
 
@@ -152,14 +180,14 @@ sim_node_start(sim_t *sim, sim_node_t *node, char *err, size_t err_size)
     node->received_seen = 0;
     core_tick(node->core, sim_wall_ms(sim, node));
     uint64_t phase = sim_rng_below(&node->clock_rng, sim->scenario->anti_entropy_ms);
-    sim_schedule(sim, sim->now_ms + phase, EV_TICK, node->index, 0, 0, NULL, 0);
+    sim_schedule(sim, sim_now(sim) + phase, EV_TICK, node->index, 0, 0, NULL, 0);
     return 0;
 }
 
 // ---- the loop ----
 
-static void
-dispatch(sim_t *sim, sim_event_t *event)
+void
+sim_dispatch(sim_t *sim, sim_event_t *event)
 {
     sim_node_t *node = event->node < sim->node_count ? &sim->nodes[event->node] : NULL;
     switch ((sim_event_kind_t)event->kind) {
@@ -168,11 +196,11 @@ dispatch(sim_t *sim, sim_event_t *event)
             break;
         core_tick(node->core, sim_wall_ms(sim, node));
         sim_drain(sim, node);
-        if (sim->now_ms - node->last_writeback_ms >= SIM_WRITEBACK_MS) {
-            node->last_writeback_ms = sim->now_ms;
+        if (sim_now(sim) - node->last_writeback_ms >= SIM_WRITEBACK_MS) {
+            node->last_writeback_ms = sim_now(sim);
             memstore_sync(node->store);
         }
-        sim_schedule(sim, sim->now_ms + sim->scenario->anti_entropy_ms, EV_TICK, node->index, 0, 0,
+        sim_schedule(sim, sim_now(sim) + sim->scenario->anti_entropy_ms, EV_TICK, node->index, 0, 0,
                      NULL, 0);
         break;
     case EV_CLIENT:
@@ -296,6 +324,8 @@ build_nodes(sim_t *sim, char *err, size_t err_size)
     free(sorted);
     for (size_t i = 0; i < scenario->link_count; i++) {
         sim_rng_init(&sim->links[i].rng, seed, SIM_STREAM_NETWORK, i);
+        sim_rng_init(&sim->links[i].rng_ab, seed, SIM_STREAM_SENDS, 2 * (uint64_t)i);
+        sim_rng_init(&sim->links[i].rng_ba, seed, SIM_STREAM_SENDS, 2 * (uint64_t)i + 1);
         const scenario_link_t *link = &scenario->links[i];
         uint32_t ends[2] = {link->a, link->b};
         for (int e = 0; e < 2; e++) {
@@ -332,6 +362,21 @@ build_nodes(sim_t *sim, char *err, size_t err_size)
     return 0;
 }
 
+// How soon, at the least, an event at one node can cause an event at another or a
+// serial one: a message's latency, or a power loss from a write (EV_CRASH_IN_WRITE
+// schedules the restart). Jitter only adds to a latency.
+static uint64_t
+lookahead_ms(const scenario_t *scenario)
+{
+    uint64_t shortest = UINT64_MAX;
+    for (size_t i = 0; i < scenario->link_count; i++)
+        if (scenario->links[i].latency_ms_min < shortest)
+            shortest = scenario->links[i].latency_ms_min;
+    if (scenario->random.crash_per_hour > 0 && scenario->random.crash_down_ms_min < shortest)
+        shortest = scenario->random.crash_down_ms_min;
+    return shortest == UINT64_MAX ? 1000 : shortest; // no links, no crashes: any width
+}
+
 sim_t *
 sim_new(const scenario_t *scenario, const rules_t *rules, const sim_options_t *options, char *err,
         size_t err_size)
@@ -359,6 +404,7 @@ sim_new(const scenario_t *scenario, const rules_t *rules, const sim_options_t *o
     self->rules = rules;
     self->options = *options;
     sim_queue_init(&self->queue);
+    sim_queue_init(&self->serial_queue);
     crypto_generichash_init(&self->event_hash, NULL, 0, 32);
     self->signer = sim_signer_new(scenario->ed25519);
     self->pool = memstore_pool_new();
@@ -369,6 +415,13 @@ sim_new(const scenario_t *scenario, const rules_t *rules, const sim_options_t *o
         return NULL;
     }
     sim_rng_init(&self->network_rng, options->seed, SIM_STREAM_NETWORK, UINT32_MAX);
+    self->lookahead_ms = lookahead_ms(scenario);
+    self->window = sim_window_new(self, options->threads);
+    if (!self->window) {
+        snprintf(err, err_size, "out of memory, or a simulator thread could not start");
+        sim_destroy(&self);
+        return NULL;
+    }
     sim_report_t *report = &self->report;
     snprintf(report->scenario, sizeof report->scenario, "%s", scenario->name);
     report->seed = options->seed;
@@ -396,6 +449,7 @@ sim_destroy(sim_t **self_p)
     sim_t *self = *self_p;
     if (!self)
         return;
+    sim_window_destroy(&self->window); // its helper threads first
     for (size_t i = 0; self->nodes && i < self->node_count; i++) {
         sim_node_t *node = &self->nodes[i];
         core_destroy(&node->core);
@@ -415,6 +469,7 @@ sim_destroy(sim_t **self_p)
     free(self->sample_storage);
     free(self->report.nodes);
     sim_queue_free(&self->queue);
+    sim_queue_free(&self->serial_queue);
     sim_signer_destroy(&self->signer);
     free(self);
     *self_p = NULL;
@@ -437,13 +492,36 @@ sim_run(sim_t *self, char *err, size_t err_size)
     sim_schedule(self, 0, EV_SAMPLE, UINT32_MAX, 0, 0, NULL, 0);
     sim_schedule(self, scenario->duration_ms, EV_HEAL_PHASE, UINT32_MAX, 0, 0, NULL, 0);
 
-    sim_event_t event;
-    while (!self->finished && sim_queue_pop(&self->queue, &event)) {
-        assert(event.time_ms >= self->now_ms);
-        self->now_ms = event.time_ms;
-        log_event(self, &event);
-        dispatch(self, &event);
-        free(event.bytes);
+    // Bounded by the scenario's duration and heal time: the heal phase finishes the
+    // run, and every event schedules its successors later than itself.
+    while (!__atomic_load_n(&self->finished, __ATOMIC_RELAXED)) {
+        uint64_t node_ms = UINT64_MAX;
+        uint64_t serial_ms = UINT64_MAX;
+        sim_queue_peek_time(&self->queue, &node_ms);
+        sim_queue_peek_time(&self->serial_queue, &serial_ms);
+        if (node_ms == UINT64_MAX && serial_ms == UINT64_MAX)
+            break;
+        if (serial_ms <= node_ms || self->lookahead_ms == 0) {
+            // Alone: a serial event (first at a tie), or any event when the scenario
+            // leaves no room for a window.
+            sim_event_t event;
+            sim_queue_pop(serial_ms <= node_ms ? &self->serial_queue : &self->queue, &event);
+            assert(event.time_ms >= self->now_ms);
+            self->now_ms = event.time_ms;
+            sim_log_event(self, &event);
+            sim_dispatch(self, &event);
+            free(event.bytes);
+            continue;
+        }
+        uint64_t end_ms = node_ms + self->lookahead_ms;
+        sim_window_run(self->window, end_ms < serial_ms ? end_ms : serial_ms);
+        if (self->lookahead_broken) {
+            snprintf(err, err_size,
+                     "an event came sooner than the lookahead of %" PRIu64
+                     " ms: a simulator bug; please report it with the scenario",
+                     self->lookahead_ms);
+            return -SM_ECORRUPT;
+        }
     }
     if (!self->healing) {
         snprintf(err, err_size, "the simulation stopped before its heal phase (out of memory?)");

@@ -1,5 +1,5 @@
 // sim: the partition simulator's engine. It runs every node of a scenario in one
-// thread, each with the production core (node/core.h) over simulated storage
+// process (on one or more threads: sim_window.h), each with the production core (node/core.h) over simulated storage
 // (memstore), a simulated network and a simulated clock, from one seed: the same
 // scenario and seed give the same run, event for event. A run has a fault phase
 // (workload plus the scenario's faults), a heal phase (everything up, faults off,
@@ -22,6 +22,8 @@ typedef struct {
     uint32_t bugs;          // core_bug_t bits to plant (node_core_sim builds only)
     FILE *trace;            // compact event trace, one line an event; NULL: none
     const char *replay_arguments; // how main was asked for this scenario, for the replay line
+    unsigned threads;       // run the windows of node events on this many (0: 1); the run is
+                            // the same for any number
 } sim_options_t;
 
 typedef struct sim sim_t;

@@ -30,7 +30,7 @@ static uint32_t
 ledger_add(sim_t *sim, const sim_command_t *command)
 {
     if (grow((void **)&sim->ledger, &sim->ledger_cap, sim->ledger_count, sizeof *sim->ledger)) {
-        sim->finished = true;
+        sim_stop_out_of_memory(sim);
         return UINT32_MAX;
     }
     sim->ledger[sim->ledger_count] = *command;
@@ -43,12 +43,12 @@ sim_want_retry(sim_t *sim, sim_node_t *node, uint32_t entry)
     sim_command_t *command = &sim->ledger[entry];
     command->state = CMD_RETRY;
     if (grow((void **)&node->retry, &node->retry_cap, node->retry_count, sizeof *node->retry)) {
-        sim->finished = true;
+        sim_stop_out_of_memory(sim);
         return;
     }
     node->retry[node->retry_count++] = entry;
     if (node->up)
-        sim_schedule(sim, sim->now_ms + sim->scenario->workload.retry_ms, EV_RETRY, node->index, 0,
+        sim_schedule(sim, sim_now(sim) + sim->scenario->workload.retry_ms, EV_RETRY, node->index, 0,
                      0, NULL, 0);
 }
 
@@ -84,11 +84,11 @@ sim_on_reply(sim_t *sim, sim_node_t *node, const core_effect_t *effect)
             if (command->seq == 0)
                 command->seq = seq;
             if (result->duplicate && command->was_unknown)
-                sim->sometimes[MARK_RETRY_ANSWERED_FROM_LOG]++;
+                SIM_COUNT(sim->sometimes[MARK_RETRY_ANSWERED_FROM_LOG], 1);
             command->state = CMD_ACKED;
             node->report.commands_acked++;
             if (node->clock_went_back)
-                sim->sometimes[MARK_CLOCK_JUMP_BACK_THEN_ACK]++;
+                SIM_COUNT(sim->sometimes[MARK_CLOCK_JUMP_BACK_THEN_ACK], 1);
             break;
         }
         case CORE_RESULT_REFUSED:
@@ -101,7 +101,7 @@ sim_on_reply(sim_t *sim, sim_node_t *node, const core_effect_t *effect)
         case CORE_RESULT_FAILED:
         default:
             node->report.commands_failed++;
-            sim->sometimes[MARK_DISK_ERROR_REFUSED]++;
+            SIM_COUNT(sim->sometimes[MARK_DISK_ERROR_REFUSED], 1);
             sim_want_retry(sim, node, request.commands[i]);
             break;
         }
@@ -114,7 +114,7 @@ submit(sim_t *sim, sim_node_t *node, const uint32_t *entries, size_t count)
 {
     core_command_t *commands = calloc(count, sizeof *commands);
     sim_command_text_t *texts = calloc(count, sizeof *texts);
-    sim_request_t request = {.request_id = ++sim->next_request_id,
+    sim_request_t request = {.request_id = ++node->next_request_id,
                              .commands = malloc(count * sizeof(uint32_t)),
                              .count = count};
     if (!commands || !texts || !request.commands ||
@@ -123,7 +123,7 @@ submit(sim_t *sim, sim_node_t *node, const uint32_t *entries, size_t count)
         free(commands);
         free(texts);
         free(request.commands);
-        sim->finished = true;
+        sim_stop_out_of_memory(sim);
         return;
     }
     for (size_t i = 0; i < count; i++) {
@@ -153,7 +153,7 @@ sim_on_client(sim_t *sim, sim_node_t *node)
     double rate = node->is_cloud ? work->cloud_per_hour : work->branch_per_hour;
     if (rate <= 0 || sim->healing)
         return;
-    sim_schedule(sim, sim->now_ms + sim_rng_exponential(&node->workload_rng, 3600000.0 / rate),
+    sim_schedule(sim, sim_now(sim) + sim_rng_exponential(&node->workload_rng, 3600000.0 / rate),
                  EV_CLIENT, node->index, 0, 0, NULL, 0);
     if (!node->up)
         return; // the till cannot reach its node: the sale waits on paper
@@ -165,7 +165,7 @@ sim_on_client(sim_t *sim, sim_node_t *node)
     for (uint32_t i = 0; i < batch; i++) {
         sim_command_t command;
         sim_command_draw(sim, node, &command);
-        command.first_ms = sim->now_ms;
+        command.first_ms = sim_now(sim);
         uint32_t entry = ledger_add(sim, &command);
         if (entry == UINT32_MAX)
             return;
@@ -192,5 +192,5 @@ sim_on_retry(sim_t *sim, sim_node_t *node)
     for (size_t i = 0; i < count; i++)
         submit(sim, node, &entries[i], 1);
     if (node->retry_count > 0)
-        sim_schedule(sim, sim->now_ms + 100, EV_RETRY, node->index, 0, 0, NULL, 0);
+        sim_schedule(sim, sim_now(sim) + 100, EV_RETRY, node->index, 0, 0, NULL, 0);
 }

@@ -4,10 +4,13 @@
 #include <stdlib.h>
 
 #include "sim_internal.h"
+#include "sim_window.h"
 
-static void
-add_band(sim_t *sim, uint64_t start_ms, uint64_t end_ms, const char *label, bool whole_mesh)
+void
+sim_add_band(sim_t *sim, uint64_t start_ms, uint64_t end_ms, const char *label, bool whole_mesh)
 {
+    if (sim_window_band(sim, start_ms, end_ms, label, whole_mesh))
+        return; // a window's worker: added when the window ends
     if (sim->report.band_count >= SIM_BANDS_MAX)
         return;
     sim_report_band_t *band = &sim->bands[sim->report.band_count++];
@@ -29,7 +32,7 @@ sim_node_crash(sim_t *sim, sim_node_t *node)
     node->bytes_sent_base += counters->bytes_sent;
     if (node->writing && node->write_rc == 0) {
         // The batch was on its way to the WAL: it may have made it, unacknowledged.
-        sim->sometimes[MARK_CRASH_BETWEEN_WRITE_AND_ACK]++;
+        SIM_COUNT(sim->sometimes[MARK_CRASH_BETWEEN_WRITE_AND_ACK], 1);
         if (sim_rng_chance(&node->storage_rng, 0.5))
             memstore_write(node->store, node->write_batch, node->write_sync);
     }
@@ -41,9 +44,9 @@ sim_node_crash(sim_t *sim, sim_node_t *node)
     node->epoch++;
     node->writing = false;
     node->report.crashes++;
-    node->crash_ms = sim->now_ms;
+    node->crash_ms = sim_now(sim);
     node->crashed_in_catch_up =
-        node->last_receive_ops_ms > 0 && sim->now_ms - node->last_receive_ops_ms < 5000;
+        node->last_receive_ops_ms > 0 && sim_now(sim) - node->last_receive_ops_ms < 5000;
     for (size_t i = 0; i < node->request_count; i++) {
         for (size_t k = 0; k < node->requests[i].count; k++) {
             uint32_t entry = node->requests[i].commands[k];
@@ -70,7 +73,7 @@ sim_node_restart(sim_t *sim, sim_node_t *node)
     if (core_checkpoint_lag(node->core) > 0) // field states rebuilt from the log tail
         sim->sometimes[MARK_STATES_REPLAYED]++;
     if (node->retry_count > 0)
-        sim_schedule(sim, sim->now_ms + 1 + sim_rng_below(&node->workload_rng, 1000), EV_RETRY,
+        sim_schedule(sim, sim_now(sim) + 1 + sim_rng_below(&node->workload_rng, 1000), EV_RETRY,
                      node->index, 0, 0, NULL, 0);
 }
 
@@ -110,25 +113,25 @@ sim_on_fault_start(sim_t *sim, uint64_t index)
     switch (fault->kind) {
     case SCENARIO_FAULT_PARTITION:
         apply_cut(sim, fault, +1);
-        add_band(sim, sim->now_ms, end_ms, fault->label, true);
+        sim_add_band(sim, sim_now(sim), end_ms, fault->label, true);
         sim_schedule(sim, end_ms, EV_FAULT_END, UINT32_MAX, 0, index, NULL, 0);
         break;
     case SCENARIO_FAULT_CRASH:
         sim_node_crash(sim, &sim->nodes[fault->node]);
-        add_band(sim, sim->now_ms, end_ms, fault->label, false);
+        sim_add_band(sim, sim_now(sim), end_ms, fault->label, false);
         sim_schedule(sim, end_ms, EV_FAULT_END, UINT32_MAX, 0, index, NULL, 0);
         break;
     case SCENARIO_FAULT_FLAP:
-        add_band(sim, sim->now_ms, end_ms, fault->label, false);
-        sim_schedule(sim, sim->now_ms, EV_FLAP, UINT32_MAX, 1, index, NULL, 0);
+        sim_add_band(sim, sim_now(sim), end_ms, fault->label, false);
+        sim_schedule(sim, sim_now(sim), EV_FLAP, UINT32_MAX, 1, index, NULL, 0);
         break;
     case SCENARIO_FAULT_CLOCK_JUMP: {
         sim_node_t *node = &sim->nodes[fault->node];
         uint64_t before = sim_wall_ms(sim, node);
-        node->clock_offset_ms = (int64_t)fault->jump_to_ms - (int64_t)(sim->now_ms + SIM_EPOCH_MS);
+        node->clock_offset_ms = (int64_t)fault->jump_to_ms - (int64_t)(sim_now(sim) + SIM_EPOCH_MS);
         if (sim_wall_ms(sim, node) < before)
             node->clock_went_back = true;
-        add_band(sim, sim->now_ms, sim->now_ms, fault->label, false);
+        sim_add_band(sim, sim_now(sim), sim_now(sim), fault->label, false);
         break;
     }
     case SCENARIO_FAULT_CLOCK_SKEW: {
@@ -166,14 +169,14 @@ sim_on_flap(sim_t *sim, uint64_t index, bool go_down)
     const scenario_fault_t *fault = &sim->scenario->faults[index];
     uint64_t end_ms = fault_end_ms(sim, fault);
     sim_link_t *link = &sim->links[fault->link];
-    if (sim->healing || sim->now_ms >= end_ms) {
+    if (sim->healing || sim_now(sim) >= end_ms) {
         link->flap_down = false;
         return;
     }
     link->flap_down = go_down;
     uint64_t next =
-        go_down ? sim->now_ms + fault->down_ms
-                : sim->now_ms +
+        go_down ? sim_now(sim) + fault->down_ms
+                : sim_now(sim) +
                       (fault->every_ms > fault->down_ms ? fault->every_ms - fault->down_ms : 1);
     sim_schedule(sim, next < end_ms ? next : end_ms, EV_FLAP, UINT32_MAX, go_down ? 0 : 1, index,
                  NULL, 0);
@@ -186,10 +189,10 @@ sim_on_random_crash(sim_t *sim, sim_node_t *node)
     if (sim->healing || random->crash_per_hour <= 0)
         return;
     sim_schedule(sim,
-                 sim->now_ms +
+                 sim_now(sim) +
                      sim_rng_exponential(&node->fault_rng, 3600000.0 / random->crash_per_hour),
                  EV_RANDOM_CRASH, node->index, 0, 0, NULL, 0);
-    if (!node->up || sim->now_ms == 0)
+    if (!node->up || sim_now(sim) == 0)
         return;
     uint64_t down =
         sim_rng_range(&node->fault_rng, random->crash_down_ms_min, random->crash_down_ms_max);
@@ -201,8 +204,8 @@ sim_on_random_crash(sim_t *sim, sim_node_t *node)
     sim_node_crash(sim, node);
     char label[SIM_REPORT_LABEL_MAX];
     snprintf(label, sizeof label, "power loss %s", node->name);
-    add_band(sim, sim->now_ms, sim->now_ms + down, label, false);
-    sim_schedule(sim, sim->now_ms + down, EV_RESTART, node->index, 0, 0, NULL, 0);
+    sim_add_band(sim, sim_now(sim), sim_now(sim) + down, label, false);
+    sim_schedule(sim, sim_now(sim) + down, EV_RESTART, node->index, 0, 0, NULL, 0);
 }
 
 void
@@ -218,13 +221,13 @@ sim_on_random_cut(sim_t *sim, uint32_t link_index, bool end)
     if (sim->healing || random->link_cut_per_hour <= 0)
         return;
     sim_schedule(
-        sim, sim->now_ms + sim_rng_exponential(&link->rng, 3600000.0 / random->link_cut_per_hour),
+        sim, sim_now(sim) + sim_rng_exponential(&link->rng, 3600000.0 / random->link_cut_per_hour),
         EV_RANDOM_CUT, UINT32_MAX, link_index, 0, NULL, 0);
-    if (sim->now_ms == 0)
+    if (sim_now(sim) == 0)
         return;
     uint64_t length = sim_rng_range(&link->rng, random->link_cut_ms_min, random->link_cut_ms_max);
     link->cut_both++;
-    sim_schedule(sim, sim->now_ms + length, EV_RANDOM_CUT_END, UINT32_MAX, link_index, 0, NULL, 0);
+    sim_schedule(sim, sim_now(sim) + length, EV_RANDOM_CUT_END, UINT32_MAX, link_index, 0, NULL, 0);
 }
 
 void
@@ -235,6 +238,6 @@ sim_on_crash_in_write(sim_t *sim, sim_node_t *node, const sim_event_t *event)
     sim_node_crash(sim, node);
     char label[SIM_REPORT_LABEL_MAX];
     snprintf(label, sizeof label, "power loss %s (mid-write)", node->name);
-    add_band(sim, sim->now_ms, sim->now_ms + node->crash_down_ms, label, false);
-    sim_schedule(sim, sim->now_ms + node->crash_down_ms, EV_RESTART, node->index, 0, 0, NULL, 0);
+    sim_add_band(sim, sim_now(sim), sim_now(sim) + node->crash_down_ms, label, false);
+    sim_schedule(sim, sim_now(sim) + node->crash_down_ms, EV_RESTART, node->index, 0, 0, NULL, 0);
 }

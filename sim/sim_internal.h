@@ -108,8 +108,10 @@ typedef struct {
     size_t request_count, request_cap;
     uint32_t *retry;         // ledger indexes waiting for the till to send again
     size_t retry_count, retry_cap;
+    uint64_t next_request_id; // the till's requests, per node: matched only against its own
     // markers
     uint64_t last_receive_ops_ms; // last time it took in operations from a peer
+    uint32_t relayed_counted;     // relayed batches it decoded for the marker (capped)
     uint64_t crash_ms;
     bool crashed_in_catch_up;
     bool gap_open;               // it asked for a gap and has not been filled since
@@ -125,8 +127,12 @@ typedef struct {
 typedef struct {
     uint32_t cut_both, cut_ab, cut_ba; // nested cuts (partitions, random cuts)
     bool flap_down;
+    // Messages on their way: raised by the sender, lowered when the window in which
+    // one arrived ends (sim_window.c), so a sender never reads what a receiver on
+    // another thread is changing.
     uint32_t in_flight_ab, in_flight_ba;
-    sim_rng_t rng;
+    sim_rng_t rng;         // random cuts
+    sim_rng_t rng_ab, rng_ba; // loss, duplication and delay of each direction's messages
 } sim_link_t;
 
 typedef enum {
@@ -148,8 +154,18 @@ struct sim {
     sim_options_t options;
     sim_signer_t *signer;
     memstore_pool_t *pool; // the nodes' stores share log and seal bytes through it
+    // Two queues: events at one node (sim_event_is_local), which sim_window.c runs
+    // in parallel windows, and the rest (faults, samples, tills' visits, restarts),
+    // which run alone between windows.
     sim_queue_t queue;
-    uint64_t now_ms;
+    sim_queue_t serial_queue;
+    uint64_t now_ms;       // the coordinator's clock; a window's workers keep their own
+    // No event at one node causes an event at another, or a serial one, sooner than
+    // this after it (the shortest link latency, the shortest power loss): the width
+    // of a parallel window. 0: every event runs alone.
+    uint64_t lookahead_ms;
+    struct sim_window *window;
+    bool lookahead_broken; // an event came sooner than lookahead_ms: a simulator bug
     bool healing;          // the heal phase has begun
     bool finished;
     uint64_t heal_start_ms;
@@ -161,9 +177,10 @@ struct sim {
     sim_link_t *links;
     sim_rng_t network_rng;
 
+    // Grown only by tills' visits (EV_CLIENT, a serial event), so a window's workers
+    // may change the entries of their own nodes in place.
     sim_command_t *ledger;
     size_t ledger_count, ledger_cap;
-    uint64_t next_request_id;
 
     // event log
     crypto_generichash_state event_hash;
@@ -189,9 +206,24 @@ struct sim {
     char restart_detail[256];
 };
 
+// Adds to a figure every thread may count into (sums: the order does not matter).
+#define SIM_COUNT(field, n) ((void)__atomic_fetch_add(&(field), (n), __ATOMIC_RELAXED))
+
 // sim.c: the loop and a node's lives.
+// Simulated time now: the running event's time (a window's worker) or the
+// coordinator's.
+uint64_t sim_now(const sim_t *sim);
 // The node's wall clock: simulated time plus its clock offset, never below 1 ms.
 uint64_t sim_wall_ms(const sim_t *sim, const sim_node_t *node);
+// Stops the run (out of memory): sim_run reports it. Any thread.
+void sim_stop_out_of_memory(sim_t *sim);
+// True for the kinds that happen at one node and touch only it (and the shared
+// figures through SIM_COUNT): those run in parallel windows.
+bool sim_event_is_local(uint32_t kind);
+// Runs one event (sim.c's switch).
+void sim_dispatch(sim_t *sim, sim_event_t *event);
+// Hashes event into the event log (and the trace).
+void sim_log_event(sim_t *sim, const sim_event_t *event);
 // Queues an event at at_ms (not before now_ms: the loop asserts it) for node
 // (UINT32_MAX: none), stamped with that node's epoch so that handlers can ignore
 // events of an earlier life. bytes is taken over (the loop frees it after dispatch).
@@ -231,6 +263,10 @@ void sim_send_message(sim_t *sim, sim_node_t *from, const core_effect_t *effect)
 void sim_on_deliver(sim_t *sim, sim_node_t *node, const sim_event_t *event);
 
 // sim_fault.c: faults, crashes and clocks.
+// A band of the report (a fault period). From a window's worker it is added when
+// the window ends, in node order.
+void sim_add_band(sim_t *sim, uint64_t start_ms, uint64_t end_ms, const char *label,
+                  bool whole_mesh);
 // A power loss: the store keeps what reached the disk, the core goes, the epoch
 // moves on and unanswered commands go back to the till as unknown. Nothing when
 // node is already down.

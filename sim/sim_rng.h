@@ -15,6 +15,7 @@ typedef enum {
     SIM_STREAM_WORKLOAD = 4,
     SIM_STREAM_FAULTS = 5,
     SIM_STREAM_KEYS = 6,
+    SIM_STREAM_SENDS = 7, // per link direction: 2 * link (a to b), 2 * link + 1 (b to a)
 } sim_stream_t;
 
 typedef struct {

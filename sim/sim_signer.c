@@ -1,5 +1,6 @@
 #include "sim_signer.h"
 
+#include <pthread.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,13 +16,63 @@ typedef struct {
     bool valid;
 } memo_slot_t;
 
+// Nodes running on different threads (sim_window.h) share one signer: the memo is
+// the mutex's, the counts are atomic.
 struct sim_signer {
     bool ed25519;
+    pthread_mutex_t mutex;
     memo_slot_t *slots;
     size_t used;
     uint64_t hits;
     uint64_t checks;
 };
+
+// ---- the hash memo ----
+//
+// Every simulated node hashes every operation it receives (its hash chain) and the
+// version-vector entries of its Hellos: 200 nodes hash the same bytes 200 times, a
+// tenth of a run. Each thread keeps a direct-mapped memo of BLAKE2b-256 results; an
+// entry is used only when the input bytes are the same (compared whole), so the
+// answer is always the one crypto_generichash gives. Per thread, so no lock: a
+// run's windows (sim_window.h) hash on two threads at once.
+#define HASH_MEMO_SLOTS (1u << 14)
+#define HASH_MEMO_INPUT_MAX 224 // an operation is about 150 bytes; longer ones are hashed
+
+typedef struct {
+    uint64_t tag; // a quick hash of the input; 0: empty
+    uint32_t len;
+    uint8_t out[32];
+    uint8_t input[HASH_MEMO_INPUT_MAX];
+} hash_slot_t;
+
+static _Thread_local hash_slot_t *hash_memo;
+static pthread_key_t hash_memo_key; // frees a helper thread's memo when it ends
+static pthread_once_t hash_memo_once = PTHREAD_ONCE_INIT;
+static bool hash_memo_key_made;
+
+static void
+hash_memo_make_key(void)
+{
+    hash_memo_key_made = pthread_key_create(&hash_memo_key, free) == 0;
+}
+
+static uint64_t
+quick_hash(const uint8_t *bytes, size_t len)
+{
+    uint64_t h = 0x9E3779B97F4A7C15ull ^ len;
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) { // bounded by len
+        uint64_t word;
+        memcpy(&word, bytes + i, 8);
+        h = (h ^ word) * 0xBF58476D1CE4E5B9ull;
+        h ^= h >> 29;
+    }
+    uint64_t tail = 0;
+    memcpy(&tail, bytes + i, len - i);
+    h = (h ^ tail) * 0x94D049BB133111EBull;
+    h ^= h >> 32;
+    return h ? h : 1;
+}
 
 sim_signer_t *
 sim_signer_new(bool ed25519)
@@ -32,9 +83,14 @@ sim_signer_new(bool ed25519)
     if (!self)
         return NULL;
     self->ed25519 = ed25519;
+    if (pthread_mutex_init(&self->mutex, NULL) != 0) {
+        free(self);
+        return NULL;
+    }
     if (ed25519) {
         self->slots = calloc(MEMO_SLOTS, sizeof *self->slots);
         if (!self->slots) {
+            pthread_mutex_destroy(&self->mutex);
             free(self);
             return NULL;
         }
@@ -47,7 +103,14 @@ sim_signer_destroy(sim_signer_t **self_p)
 {
     if (!*self_p)
         return;
+    pthread_mutex_destroy(&(*self_p)->mutex);
     free((*self_p)->slots);
+    // This thread's hash memo (a helper's goes with its thread). The next run on
+    // this thread makes another.
+    if (hash_memo_key_made)
+        pthread_setspecific(hash_memo_key, NULL);
+    free(hash_memo);
+    hash_memo = NULL;
     free(*self_p);
     *self_p = NULL;
 }
@@ -75,7 +138,7 @@ verify_hook(void *ctx, const uint8_t signature[64], const uint8_t *message, size
             const uint8_t *public_key)
 {
     sim_signer_t *self = ctx;
-    self->checks++;
+    __atomic_fetch_add(&self->checks, 1, __ATOMIC_RELAXED);
     if (!self->ed25519) {
         uint8_t expected[64];
         simulated_tag(expected, message, len, public_key);
@@ -91,6 +154,7 @@ verify_hook(void *ctx, const uint8_t signature[64], const uint8_t *message, size
     static const uint8_t zero[16];
     if (memcmp(digest, zero, 16) == 0)
         digest[0] = 1; // all zero marks an empty slot
+    pthread_mutex_lock(&self->mutex);
     size_t index = (size_t)(keys_get_be64(digest + 16) & (MEMO_SLOTS - 1));
     for (;;) {
         memo_slot_t *slot = &self->slots[index];
@@ -98,11 +162,24 @@ verify_hook(void *ctx, const uint8_t signature[64], const uint8_t *message, size
             break;
         if (memcmp(slot->digest, digest, 16) == 0) {
             self->hits++;
-            return slot->valid;
+            bool valid = slot->valid;
+            pthread_mutex_unlock(&self->mutex);
+            return valid;
         }
         index = (index + 1) & (MEMO_SLOTS - 1);
     }
+    pthread_mutex_unlock(&self->mutex);
     bool valid = crypto_sign_verify_detached(signature, message, len, public_key) == 0;
+    pthread_mutex_lock(&self->mutex);
+    // Another thread may have memoised it meanwhile: look again for its slot.
+    index = (size_t)(keys_get_be64(digest + 16) & (MEMO_SLOTS - 1));
+    while (memcmp(self->slots[index].digest, zero, 16) != 0 &&
+           memcmp(self->slots[index].digest, digest, 16) != 0)
+        index = (index + 1) & (MEMO_SLOTS - 1);
+    if (memcmp(self->slots[index].digest, digest, 16) == 0) {
+        pthread_mutex_unlock(&self->mutex);
+        return valid;
+    }
     if (self->used >= MEMO_SLOTS / 2) {
         memset(self->slots, 0, MEMO_SLOTS * sizeof *self->slots);
         self->used = 0;
@@ -111,13 +188,43 @@ verify_hook(void *ctx, const uint8_t signature[64], const uint8_t *message, size
     memcpy(self->slots[index].digest, digest, 16);
     self->slots[index].valid = valid;
     self->used++;
+    pthread_mutex_unlock(&self->mutex);
     return valid;
+}
+
+static void
+hash_hook(void *ctx, uint8_t out[32], const uint8_t *bytes, size_t len)
+{
+    (void)ctx;
+    if (len > HASH_MEMO_INPUT_MAX) {
+        crypto_generichash(out, 32, bytes, len, NULL, 0);
+        return;
+    }
+    if (!hash_memo) {
+        pthread_once(&hash_memo_once, hash_memo_make_key);
+        hash_memo = calloc(HASH_MEMO_SLOTS, sizeof *hash_memo);
+        if (hash_memo && hash_memo_key_made)
+            pthread_setspecific(hash_memo_key, hash_memo);
+    }
+    uint64_t tag = quick_hash(bytes, len);
+    hash_slot_t *slot = hash_memo ? &hash_memo[tag & (HASH_MEMO_SLOTS - 1)] : NULL;
+    if (slot && slot->tag == tag && slot->len == len && memcmp(slot->input, bytes, len) == 0) {
+        memcpy(out, slot->out, 32);
+        return;
+    }
+    crypto_generichash(out, 32, bytes, len, NULL, 0);
+    if (slot) {
+        slot->tag = tag;
+        slot->len = (uint32_t)len;
+        memcpy(slot->out, out, 32);
+        memcpy(slot->input, bytes, len);
+    }
 }
 
 core_signer_t
 sim_signer_hooks(sim_signer_t *self)
 {
-    return (core_signer_t){.sign = sign_hook, .verify = verify_hook, .ctx = self};
+    return (core_signer_t){.sign = sign_hook, .verify = verify_hook, .hash = hash_hook, .ctx = self};
 }
 
 uint64_t

@@ -20,6 +20,8 @@ expect_exit 2 "unknown planted bug 'nope'" "$small" --plant nope
 expect_exit 2 "A..B" "$small" --seeds 5..2
 expect_exit 2 "whole number" "$small" --seed -3
 expect_exit 2 "for one seed" "$small" --seeds 1..2 --json
+expect_exit 2 "number of threads from 1 to" "$small" --threads 0
+expect_exit 2 "number of threads from 1 to" "$small" --threads 99
 expect_exit 3 "" "$SIM_TMP/missing.yaml"
 printf 'name: x\nduration: 1h\ntopology:\n  nodes: [a]\nbogus: 1\n' >"$SIM_TMP/bad.yaml"
 expect_exit 2 "bad.yaml:5" "$SIM_TMP/bad.yaml"
