@@ -22,17 +22,15 @@
 #define WINDOW_EVENTS_MIN 12
 #define NONE SIZE_MAX
 
+// An event scheduled for later than the window, or for another node.
 typedef struct {
     sim_event_t event;
-    uint32_t from;    // the node whose event scheduled it
-    uint32_t place;   // its place among what that node scheduled in the window
     bool epoch_later; // for another node: stamped with its epoch when queued
 } held_t;
 
 typedef struct {
     uint64_t time_ms;
     uint32_t kind, node, peer;
-    uint32_t place; // among the node's events in the window
     uint64_t id;
     size_t len;
 } ran_t;
@@ -41,6 +39,14 @@ typedef struct {
     uint32_t link;
     bool ab;
 } landed_t;
+
+// Where a node's window went: the worker that ran it and its stretch of that
+// worker's log and held events.
+typedef struct {
+    unsigned worker;
+    size_t log_start, log_end;
+    size_t held_start, held_end;
+} run_t;
 
 typedef struct {
     uint32_t node, place;
@@ -56,7 +62,6 @@ typedef struct sim_worker {
     bool started;
     uint64_t now_ms;
     uint32_t node;              // whose events it is running
-    uint32_t scheduled, ran;    // places, per node and window
     uint32_t bands_held;
     sim_queue_t local;          // the node's events inside the window
     held_t *held;
@@ -80,6 +85,7 @@ struct sim_window {
     size_t event_count, event_cap, next_cap;
     size_t *first, *last; // per node: its first and last event, or NONE
     uint32_t *counts;     // per node: its events in the window
+    run_t *runs;          // per active node: where its window went
     uint32_t *active;     // nodes with events
     size_t active_count;
     // The active nodes by home thread (node index modulo threads), each list the
@@ -92,11 +98,6 @@ struct sim_window {
     // helper that comes late takes nothing from a window being built: the last
     // window's words are spent (handed out >= count) until this one's are stored.
     uint64_t claimed[SIM_THREADS_MAX];
-    // merge scratch
-    held_t *held;
-    size_t held_cap;
-    ran_t *log;
-    size_t log_cap;
     // the helpers' handshake
     uint64_t generation; // atomic: bumped to wake the helpers for a window (or to stop)
     unsigned busy;       // atomic: helpers taking or running nodes
@@ -158,8 +159,7 @@ sim_window_schedule(sim_t *sim, sim_event_t *event)
         sim_stop_out_of_memory(sim);
         return true;
     }
-    worker->held[worker->held_count++] = (held_t){
-        .event = *event, .from = worker->node, .place = worker->scheduled++, .epoch_later = !own};
+    worker->held[worker->held_count++] = (held_t){.event = *event, .epoch_later = !own};
     event->bytes = NULL;
     return true;
 }
@@ -214,8 +214,10 @@ run_node(sim_worker_t *worker, uint32_t node)
     sim_window_t *window = worker->window;
     sim_t *sim = window->sim;
     worker->node = node;
-    worker->scheduled = 0;
-    worker->ran = 0;
+    run_t *run = &window->runs[node];
+    run->worker = worker->index;
+    run->log_start = worker->log_count;
+    run->held_start = worker->held_count;
     worker->bands_held = 0;
     sim_queue_t *local = &worker->local;
     assert(local->count == 0);
@@ -237,7 +239,6 @@ run_node(sim_worker_t *worker, uint32_t node)
                                                        .kind = event.kind,
                                                        .node = event.node,
                                                        .peer = event.peer,
-                                                       .place = worker->ran++,
                                                        .id = event.id,
                                                        .len = event.len};
         else
@@ -245,6 +246,8 @@ run_node(sim_worker_t *worker, uint32_t node)
         sim_dispatch(sim, &event);
         free(event.bytes);
     }
+    run->log_end = worker->log_count;
+    run->held_end = worker->held_count;
 }
 
 static void
@@ -308,25 +311,11 @@ wake_helpers(sim_window_t *self)
 }
 
 static int
-compare_ran(const void *a, const void *b)
+compare_nodes(const void *a, const void *b)
 {
-    const ran_t *x = a;
-    const ran_t *y = b;
-    if (x->time_ms != y->time_ms)
-        return x->time_ms < y->time_ms ? -1 : 1;
-    if (x->node != y->node)
-        return x->node < y->node ? -1 : 1;
-    return x->place < y->place ? -1 : x->place > y->place;
-}
-
-static int
-compare_held(const void *a, const void *b)
-{
-    const held_t *x = a;
-    const held_t *y = b;
-    if (x->from != y->from)
-        return x->from < y->from ? -1 : 1;
-    return x->place < y->place ? -1 : x->place > y->place;
+    uint32_t x = *(const uint32_t *)a;
+    uint32_t y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
 }
 
 static int
@@ -339,66 +328,45 @@ compare_bands(const void *a, const void *b)
     return x->place < y->place ? -1 : x->place > y->place;
 }
 
-// What the workers did, in orders that do not depend on which thread did it.
+// What the workers did, in orders that do not depend on which thread did it: node
+// by node in index order, each node's events and what they scheduled in the order
+// its thread ran them.
 static void
 merge(sim_window_t *self)
 {
     sim_t *sim = self->sim;
-    size_t log_count = 0;
-    size_t held_count = 0;
-    for (unsigned t = 0; t < self->threads; t++) {
-        log_count += self->workers[t].log_count;
-        held_count += self->workers[t].held_count;
-    }
-    if (!reserve((void **)&self->log, &self->log_cap, log_count, sizeof *self->log) ||
-        !reserve((void **)&self->held, &self->held_cap, held_count, sizeof *self->held)) {
-        sim_stop_out_of_memory(sim);
-        log_count = 0;
-        held_count = 0;
-    }
-    size_t at_log = 0;
-    size_t at_held = 0;
-    for (unsigned t = 0; t < self->threads; t++) {
-        sim_worker_t *worker = &self->workers[t];
-        if (log_count) {
-            memcpy(self->log + at_log, worker->log, worker->log_count * sizeof *worker->log);
-            at_log += worker->log_count;
-        }
-        if (held_count) {
-            memcpy(self->held + at_held, worker->held, worker->held_count * sizeof *worker->held);
-            at_held += worker->held_count;
-        } else {
-            for (size_t i = 0; i < worker->held_count; i++)
-                free(worker->held[i].event.bytes);
-        }
-        worker->log_count = 0;
-        worker->held_count = 0;
-    }
-    qsort(self->log, log_count, sizeof *self->log, compare_ran);
+    qsort(self->active, self->active_count, sizeof *self->active, compare_nodes);
     uint64_t latest = sim->now_ms;
-    for (size_t i = 0; i < log_count; i++) {
-        const ran_t *ran = &self->log[i];
-        sim_event_t event = {.time_ms = ran->time_ms,
-                             .kind = ran->kind,
-                             .node = ran->node,
-                             .peer = ran->peer,
-                             .id = ran->id,
-                             .len = ran->len};
-        sim_log_event(sim, &event);
-        if (ran->time_ms > latest)
-            latest = ran->time_ms;
+    for (size_t i = 0; i < self->active_count; i++) {
+        const run_t *run = &self->runs[self->active[i]];
+        sim_worker_t *worker = &self->workers[run->worker];
+        for (size_t k = run->log_start; k < run->log_end; k++) {
+            const ran_t *ran = &worker->log[k];
+            sim_event_t event = {.time_ms = ran->time_ms,
+                                 .kind = ran->kind,
+                                 .node = ran->node,
+                                 .peer = ran->peer,
+                                 .id = ran->id,
+                                 .len = ran->len};
+            sim_log_event(sim, &event);
+            if (ran->time_ms > latest)
+                latest = ran->time_ms;
+        }
+        for (size_t k = run->held_start; k < run->held_end; k++) {
+            held_t *held = &worker->held[k];
+            if (held->epoch_later)
+                held->event.epoch =
+                    held->event.node < sim->node_count ? sim->nodes[held->event.node].epoch : 0;
+            sim_queue_t *queue =
+                sim_event_is_local(held->event.kind) ? &sim->queue : &sim->serial_queue;
+            if (sim_queue_push(queue, &held->event))
+                sim_stop_out_of_memory(sim);
+        }
     }
     sim->now_ms = latest;
-    qsort(self->held, held_count, sizeof *self->held, compare_held);
-    for (size_t i = 0; i < held_count; i++) {
-        held_t *held = &self->held[i];
-        if (held->epoch_later)
-            held->event.epoch =
-                held->event.node < sim->node_count ? sim->nodes[held->event.node].epoch : 0;
-        sim_queue_t *queue =
-            sim_event_is_local(held->event.kind) ? &sim->queue : &sim->serial_queue;
-        if (sim_queue_push(queue, &held->event))
-            sim_stop_out_of_memory(sim);
+    for (unsigned t = 0; t < self->threads; t++) {
+        self->workers[t].log_count = 0;
+        self->workers[t].held_count = 0;
     }
     for (unsigned t = 0; t < self->threads; t++) {
         sim_worker_t *worker = &self->workers[t];
@@ -520,12 +488,15 @@ sim_window_new(sim_t *sim, unsigned threads)
     self->active = malloc(sim->node_count * sizeof *self->active);
     self->counts = malloc(sim->node_count * sizeof *self->counts);
     self->lists = malloc((size_t)threads * sim->node_count * sizeof *self->lists);
-    if (!self->first || !self->last || !self->active || !self->counts || !self->lists || pthread_mutex_init(&self->mutex, NULL)) {
+    self->runs = malloc(sim->node_count * sizeof *self->runs);
+    if (!self->first || !self->last || !self->active || !self->counts || !self->lists ||
+        !self->runs || pthread_mutex_init(&self->mutex, NULL)) {
         free(self->first);
         free(self->last);
         free(self->active);
         free(self->counts);
         free(self->lists);
+        free(self->runs);
         free(self);
         return NULL;
     }
@@ -578,8 +549,7 @@ sim_window_destroy(sim_window_t **self_p)
     free(self->active);
     free(self->counts);
     free(self->lists);
-    free(self->held);
-    free(self->log);
+    free(self->runs);
     pthread_cond_destroy(&self->wake);
     pthread_mutex_destroy(&self->mutex);
     free(self);

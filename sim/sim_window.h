@@ -10,8 +10,9 @@
 // events (with the ones they schedule for that node inside the window) run in
 // (time, order) on one thread. What they schedule for later, or for other nodes,
 // is held back; when the window ends it is queued in (scheduling node, place)
-// order, the events run are hashed into the event log in (time, node, place)
-// order, and messages that arrived give back their link's in-flight slot. None of
+// order, the events run are hashed into the event log node by node (node order,
+// each node's as it ran them: no sort), and messages that arrived give back their
+// link's in-flight slot. None of
 // these orders depends on the threads, so one thread and eight give one run.
 #ifndef SIM_WINDOW_H
 #define SIM_WINDOW_H
