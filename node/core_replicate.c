@@ -13,6 +13,7 @@
 
 #include "core_internal.h"
 #include "keys.h"
+#include "op_pack.h"
 #include "sm_string.h"
 #include "sm_error.h"
 #include "storemesh.pb-c.h"
@@ -1061,7 +1062,7 @@ verify_chain(const core_signer_t *signer, const Storemesh__OpsBatch *ops,
     bool ok = true;
     for (size_t i = 0; ok && i < ops->n_operations; i++) {
         const ProtobufCBinaryData *bytes = &ops->operations[i];
-        Storemesh__Operation *op = storemesh__operation__unpack(allocator, bytes->len, bytes->data);
+        Storemesh__Operation *op = op_unpack(allocator, bytes->len, bytes->data);
         decoded[i] = op;
         uint64_t seq = ops->first_seq + i;
         ok = op && op->origin && strcmp(op->origin, ops->origin) == 0 && op->seq == seq &&

@@ -1,6 +1,8 @@
 // op_pack must write exactly the bytes protobuf-c writes for an Operation: the
-// operation's hash, and so every chain and seal, is over those bytes. Random
-// operations from fixed seeds, every field at zero, small, large and absent.
+// operation's hash, and so every chain and seal, is over those bytes. op_unpack
+// must read what protobuf-c reads, and refuse what it refuses. Random operations
+// from fixed seeds, every field at zero, small, large and absent, and damaged
+// copies of their bytes.
 #include <criterion/criterion.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -8,6 +10,7 @@
 #include <string.h>
 
 #include "../crdt/prop.h"
+#include "arena.h"
 #include "op_pack.h"
 #include "storemesh.pb-c.h"
 
@@ -51,6 +54,129 @@ bytes(prop_rng_t *rng, uint8_t *buffer)
     for (size_t i = 0; i < len; i++)
         buffer[i] = (uint8_t)prop_rng_next(rng);
     return (ProtobufCBinaryData){len, buffer};
+}
+
+typedef struct {
+    char strings[8][256];
+    uint8_t blobs[3][256];
+    char tag_origins[6][256];
+    Storemesh__Tag tags[6];
+    Storemesh__Tag *pointers[6];
+} op_buffers_t;
+
+// A random operation whose strings and bytes live in buffers.
+static void
+random_operation(prop_rng_t *r, op_buffers_t *b, Storemesh__Operation *op)
+{
+    storemesh__operation__init(op);
+    op->origin = text(r, b->strings[0]);
+    op->seq = number(r);
+    op->hlc = number(r);
+    op->rules_hash = bytes(r, b->blobs[0]);
+    op->prev_hash = bytes(r, b->blobs[1]);
+    op->command_id = text(r, b->strings[1]);
+    op->source = text(r, b->strings[2]);
+    op->type = text(r, b->strings[3]);
+    op->key = text(r, b->strings[4]);
+    op->field = text(r, b->strings[5]);
+    op->op = (Storemesh__OpKind)((int)(prop_rng_next(r) % 5) - 1); // -1 to 3
+    static const int64_t edges[] = {0, 1, -1, INT64_MIN, INT64_MAX, -24};
+    op->delta = prop_rng_next(r) % 2 ? edges[prop_rng_next(r) % 6] : (int64_t)prop_rng_next(r);
+    op->value = bytes(r, b->blobs[2]);
+    op->n_observed = prop_rng_next(r) % 7;
+    for (size_t i = 0; i < op->n_observed; i++) {
+        storemesh__tag__init(&b->tags[i]);
+        b->tags[i].origin = text(r, b->tag_origins[i]);
+        b->tags[i].seq = number(r);
+        b->pointers[i] = &b->tags[i];
+    }
+    op->observed = b->pointers;
+}
+
+static bool
+same_text(const char *a, const char *b)
+{
+    return strcmp(a ? a : "", b ? b : "") == 0;
+}
+
+static bool
+same_bytes(ProtobufCBinaryData a, ProtobufCBinaryData b)
+{
+    return a.len == b.len && (a.len == 0 || memcmp(a.data, b.data, a.len) == 0);
+}
+
+// Field by field, and their encodings (which carry unknown fields too).
+static bool
+same_operation(const Storemesh__Operation *a, const Storemesh__Operation *b)
+{
+    if (!same_text(a->origin, b->origin) || a->seq != b->seq || a->hlc != b->hlc ||
+        !same_bytes(a->rules_hash, b->rules_hash) || !same_bytes(a->prev_hash, b->prev_hash) ||
+        !same_text(a->command_id, b->command_id) || !same_text(a->source, b->source) ||
+        !same_text(a->type, b->type) || !same_text(a->key, b->key) ||
+        !same_text(a->field, b->field) || a->op != b->op || a->delta != b->delta ||
+        !same_bytes(a->value, b->value) || a->n_observed != b->n_observed ||
+        a->base.n_unknown_fields != b->base.n_unknown_fields)
+        return false;
+    for (size_t i = 0; i < a->n_observed; i++)
+        if (!same_text(a->observed[i]->origin, b->observed[i]->origin) ||
+            a->observed[i]->seq != b->observed[i]->seq)
+            return false;
+    static uint8_t x[8192], y[8192];
+    size_t x_len = storemesh__operation__get_packed_size(a);
+    size_t y_len = storemesh__operation__get_packed_size(b);
+    if (x_len != y_len || x_len > sizeof x)
+        return false;
+    storemesh__operation__pack(a, x);
+    storemesh__operation__pack(b, y);
+    return memcmp(x, y, x_len) == 0;
+}
+
+Test(op_pack, reads_what_protobuf_c_reads)
+{
+    prop_rng_t rng = {SEED + 1};
+    static op_buffers_t buffers;
+    static uint8_t packed[4096 + 64];
+    arena_t arena = {0};
+    ProtobufCAllocator allocator = arena_protobuf_allocator(&arena);
+    size_t fast = 0;
+    for (int c = 0; c < CASES; c++) {
+        uint64_t case_seed = prop_rng_next(&rng);
+        prop_rng_t r = {case_seed};
+        Storemesh__Operation op;
+        random_operation(&r, &buffers, &op);
+        size_t len = storemesh__operation__pack(&op, packed);
+        // The bytes as written, then damaged: a byte changed, the end cut off, or
+        // bytes added (unknown fields, a repeated field, junk).
+        for (int damage = 0; damage < 4; damage++) {
+            size_t n = len;
+            if (damage == 1 && n > 0)
+                packed[prop_rng_next(&r) % n] ^= (uint8_t)(1 + prop_rng_next(&r) % 255);
+            else if (damage == 2 && n > 0)
+                n = prop_rng_next(&r) % n;
+            else if (damage == 3)
+                for (int k = 0; k < 1 + (int)(prop_rng_next(&r) % 6); k++)
+                    packed[n++] = (uint8_t)prop_rng_next(&r);
+            arena_reset(&arena);
+            Storemesh__Operation *ours = op_unpack(&allocator, n, packed);
+            Storemesh__Operation *theirs = storemesh__operation__unpack(NULL, n, packed);
+            cr_assert_eq(ours == NULL, theirs == NULL,
+                         "case %d damage %d (seed %" PRIu64 "): op_unpack %s, protobuf-c %s", c,
+                         damage, case_seed, ours ? "read it" : "refused", theirs ? "read it" : "refused");
+            if (ours)
+                cr_assert(same_operation(ours, theirs),
+                          "case %d damage %d (seed %" PRIu64 "): the operations differ", c, damage,
+                          case_seed);
+            if (damage == 0) {
+                cr_assert(ours && same_operation(ours, &op) == same_operation(theirs, &op),
+                          "case %d (seed %" PRIu64 "): not the operation written", c, case_seed);
+                fast++;
+            }
+            storemesh__operation__free_unpacked(theirs, NULL);
+            len = storemesh__operation__pack(&op, packed); // undamaged for the next
+        }
+    }
+    cr_assert_eq(fast, CASES);
+    arena_release(&arena);
 }
 
 Test(op_pack, writes_the_bytes_protobuf_c_writes)
