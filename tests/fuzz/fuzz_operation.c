@@ -4,6 +4,9 @@
 //     origin's operation (core_stage_remote), applied to a new field of every merge
 //     kind, viewed, and applied again, which must leave the state byte-identical
 //     (field.h: an op already reflected changes nothing);
+//   - as an Operation read by op_unpack (the core's decoder for received
+//     operations), which must accept exactly what protobuf-c accepts and give an
+//     operation that encodes to the same bytes;
 //   - as a Seal: decoded and its fields read;
 //   - as a stored field state of every merge kind (what RocksDB hands back): viewed,
 //     asked for observed tags, and given one op of each kind and the decoded one.
@@ -15,8 +18,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arena.h"
 #include "crdt.h"
 #include "field.h"
+#include "op_pack.h"
 #include "storemesh.pb-c.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -178,10 +183,45 @@ try_state(const uint8_t *data, size_t size)
     crdt_buf_free(&out);
 }
 
+static void
+decoders_disagree(const char *what)
+{
+    fprintf(stderr, "fuzz_operation: %s\n", what);
+    abort();
+}
+
+static void
+try_op_unpack(const uint8_t *data, size_t size)
+{
+    static arena_t arena;
+    arena_reset(&arena);
+    ProtobufCAllocator allocator = arena_protobuf_allocator(&arena);
+    Storemesh__Operation *ours = op_unpack(&allocator, size, data);
+    Storemesh__Operation *theirs = storemesh__operation__unpack(NULL, size, data);
+    if ((ours == NULL) != (theirs == NULL))
+        decoders_disagree(ours ? "op_unpack read what protobuf-c refuses"
+                               : "op_unpack refused what protobuf-c reads");
+    if (ours) {
+        size_t len = storemesh__operation__get_packed_size(ours);
+        uint8_t *a = malloc(len ? len : 1);
+        uint8_t *b = malloc(len ? len : 1);
+        if (!a || !b || storemesh__operation__get_packed_size(theirs) != len)
+            decoders_disagree("op_unpack's operation encodes to another length");
+        storemesh__operation__pack(ours, a);
+        storemesh__operation__pack(theirs, b);
+        if (memcmp(a, b, len) != 0)
+            decoders_disagree("op_unpack's operation encodes to other bytes");
+        free(a);
+        free(b);
+    }
+    storemesh__operation__free_unpacked(theirs, NULL);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     try_operation(data, size);
+    try_op_unpack(data, size);
     try_seal(data, size);
     try_state(data, size);
     return 0;
