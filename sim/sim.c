@@ -2,9 +2,10 @@
 // handing a core's effects out) and the run's phases. The tills are in sim_client.c,
 // the network in sim_network.c, faults, crashes and clocks in sim_fault.c, samples
 // and convergence after heals in sim_sample.c. Everything that happens is an event
-// on one queue ordered by (virtual time, insertion order); nothing reads the real
-// clock or an unseeded random source, so a seed replays exactly. The events at one
-// node run in parallel windows (sim_window.c); the rest run alone between them.
+// on one of two queues ordered by (virtual time, insertion order): events at one
+// node, which run in parallel windows (sim_window.c), and serial ones, which run
+// alone between them. Nothing reads the real clock or an unseeded random source,
+// so a seed replays exactly, on any number of threads.
 #include "sim.h"
 
 #include <assert.h>
