@@ -2,7 +2,9 @@
 // lives, set-up), sim_client.c (the tills and their ledger), sim_network.c
 // (links and delivery), sim_fault.c (faults, crashes, clocks), sim_sample.c
 // (samples, convergence after heals, the heal phase), sim_command.c (what a till
-// sends) and sim_check.c (the checkers and the report's figures).
+// sends), sim_check.c (the checkers and the report's figures) and sim_window.c
+// (node events in parallel windows: what handlers may touch there is said by
+// sim_event_is_local and SIM_COUNT below).
 #ifndef SIM_INTERNAL_H
 #define SIM_INTERNAL_H
 

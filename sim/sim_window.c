@@ -483,6 +483,12 @@ sim_window_new(sim_t *sim, unsigned threads)
     self->sim = sim;
     self->threads = 1;
     self->workers[0].window = self;
+    if (pthread_mutex_init(&self->mutex, NULL) != 0) {
+        free(self);
+        return NULL;
+    }
+    pthread_cond_init(&self->wake, NULL);
+    // From here sim_window_destroy undoes whatever was made.
     self->first = malloc(sim->node_count * sizeof *self->first);
     self->last = malloc(sim->node_count * sizeof *self->last);
     self->active = malloc(sim->node_count * sizeof *self->active);
@@ -490,17 +496,10 @@ sim_window_new(sim_t *sim, unsigned threads)
     self->lists = malloc((size_t)threads * sim->node_count * sizeof *self->lists);
     self->runs = malloc(sim->node_count * sizeof *self->runs);
     if (!self->first || !self->last || !self->active || !self->counts || !self->lists ||
-        !self->runs || pthread_mutex_init(&self->mutex, NULL)) {
-        free(self->first);
-        free(self->last);
-        free(self->active);
-        free(self->counts);
-        free(self->lists);
-        free(self->runs);
-        free(self);
+        !self->runs) {
+        sim_window_destroy(&self);
         return NULL;
     }
-    pthread_cond_init(&self->wake, NULL);
     for (size_t i = 0; i < sim->node_count; i++)
         self->first[i] = NONE;
     for (unsigned t = 1; t < threads; t++) {
