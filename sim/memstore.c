@@ -842,6 +842,13 @@ set_value_at(memstore_t *self, mem_node_t *node, mem_node_t **update, store_cf_t
         node->value_len = value_len;
         return 0;
     }
+    if (node && value_len == node->value_len) {
+        // The same size (a head record, a version-vector entry, a counter whose
+        // origins did not change): overwritten in place. A malloc, and a free of a
+        // block written long ago (a cache miss), were 3% of chain-200's wall time.
+        memmove(node->value, value, value_len);
+        return 0;
+    }
     uint8_t *copy = copy_bytes(value, value_len);
     if (!copy)
         return -SM_ENOMEM;
