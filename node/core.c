@@ -132,6 +132,7 @@ core_new(const core_config_t *config, char *err, size_t err_size)
         goto fail_free;
     }
     strcpy(self->name, config->name);
+    self->own_key = name_key(self->name);
     audit_id_origin_init(&self->audit_origin, self->name);
     arena_init(&self->decode_arena, 64 * 1024); // most peer messages are a few KiB
     // A Hello's two vectors (one whole, for a full Hello) with 200 origins: 22 KiB.

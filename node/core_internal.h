@@ -170,6 +170,7 @@ typedef struct {
 
 struct core {
     char name[CRDT_NAME_MAX + 1];
+    name_key_t own_key;             // name_key(name)
     audit_id_origin_t audit_origin; // name's part of our audit IDs, worked out once
     const rules_t *rules;
     uint8_t secret_key[crypto_sign_SECRETKEYBYTES];
@@ -238,7 +239,10 @@ struct core {
     core_peer_state_t *peers;
     size_t peer_count;
     struct core_vv *authority_have; // the authority's version vector as far as known
-    const core_batch_t *just_written; // during core_replicate_after_write: the batch written
+    // During core_replicate_after_write: the origins the batch written advanced
+    // (NULL: not known, out of memory).
+    const core_origin_t *const *just_written;
+    size_t just_written_count;
     uint64_t next_hello_ms;
     // No peer can fall silent before this (the earliest last_receive_ms +
     // peer_timeout_ms of those that can): core_replicate_tick skips its scan of a
