@@ -115,6 +115,46 @@ name_compare(counter_name_t a, counter_name_t b)
     return (a.len > b.len) - (a.len < b.len);
 }
 
+static uint64_t
+get_be64(const uint8_t *bytes)
+{
+    uint64_t value = 0;
+    for (int i = 0; i < 8; i++)
+        value = value << 8 | bytes[i];
+    return value;
+}
+
+// The entry at the reader, read in place: what codec_get_tag then codec_get_i64
+// accept and refuse (a name of 1 to CRDT_NAME_MAX bytes without NUL, a seq above
+// 0, every byte there; -SM_ECORRUPT otherwise), without copying the name out. A
+// hot counter holds an entry per branch and every add walks them all: the codec
+// calls were 3% of chain-200.
+static int
+counter_read_entry(codec_reader_t *reader, counter_name_t *name, uint64_t *seq, int64_t *sum)
+{
+    const uint8_t *at = reader->data + reader->pos;
+    size_t remaining = reader->len - reader->pos;
+    if (remaining < COUNTER_NAME_PREFIX_BYTES)
+        return -SM_ECORRUPT;
+    size_t name_len = (size_t)at[0] << 24 | (size_t)at[1] << 16 | (size_t)at[2] << 8 | at[3];
+    remaining -= COUNTER_NAME_PREFIX_BYTES;
+    if (name_len == 0 || name_len > CRDT_NAME_MAX || name_len > remaining ||
+        remaining - name_len < COUNTER_SEQ_SUM_BYTES)
+        return -SM_ECORRUPT;
+    const uint8_t *name_at = at + COUNTER_NAME_PREFIX_BYTES;
+    if (memchr(name_at, '\0', name_len) != NULL)
+        return -SM_ECORRUPT;
+    *seq = get_be64(name_at + name_len);
+    if (*seq == 0)
+        return -SM_ECORRUPT;
+    uint64_t wide = get_be64(name_at + name_len + 8);
+    // As codec_get_i64: converting above INT64_MAX is implementation-defined; this is not.
+    *sum = wide <= INT64_MAX ? (int64_t)wide : -(int64_t)(UINT64_MAX - wide) - 1;
+    *name = (counter_name_t){name_at, name_len};
+    reader->pos += COUNTER_NAME_PREFIX_BYTES + name_len + COUNTER_SEQ_SUM_BYTES;
+    return 0;
+}
+
 // Reads the entry at the reader and checks it comes after *name, the previous
 // entry's (len 0 for none), which it then replaces. Until the origin is placed,
 // notes whether this entry is the origin's or the first after it.
@@ -123,17 +163,12 @@ counter_scan_entry(codec_reader_t *reader, counter_name_t *name, counter_name_t 
                    counter_slot_t *slot, bool *is_placed)
 {
     size_t entry_pos = reader->pos;
-    crdt_tag_t tag; // for codec_get_tag's checks and the seq; names compare in place
+    counter_name_t prev = *name;
+    uint64_t seq = 0;
     int64_t sum = 0;
-    int rc = codec_get_tag(reader, &tag);
-    if (rc == 0)
-        rc = codec_get_i64(reader, &sum);
+    int rc = counter_read_entry(reader, name, &seq, &sum);
     if (rc != 0)
         return rc;
-    counter_name_t prev = *name;
-    size_t name_pos = entry_pos + COUNTER_NAME_PREFIX_BYTES;
-    *name =
-        (counter_name_t){reader->data + name_pos, reader->pos - name_pos - COUNTER_SEQ_SUM_BYTES};
     if (prev.len > 0 && name_compare(prev, *name) >= 0)
         return -SM_ECORRUPT;
     if (*is_placed)
@@ -146,7 +181,7 @@ counter_scan_entry(codec_reader_t *reader, counter_name_t *name, counter_name_t 
     if (order == 0) {
         slot->is_found = true;
         slot->entry_end = reader->pos;
-        slot->seq = tag.seq;
+        slot->seq = seq;
         slot->sum = sum;
     }
     return 0;
