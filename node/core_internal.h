@@ -171,6 +171,7 @@ typedef struct {
 struct core {
     char name[CRDT_NAME_MAX + 1];
     name_key_t own_key;             // name_key(name)
+    size_t own_rank;                // how many of origins[] sort before name
     audit_id_origin_t audit_origin; // name's part of our audit IDs, worked out once
     const rules_t *rules;
     uint8_t secret_key[crypto_sign_SECRETKEYBYTES];

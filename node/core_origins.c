@@ -60,6 +60,8 @@ core_origin_add(core_t *self, const char *name)
     memmove(&self->origins[index + 1], &self->origins[index],
             (self->origin_count - index) * sizeof *self->origins);
     self->origin_count++;
+    if (index <= self->own_rank) // it sorts before our name (never equal to it)
+        self->own_rank++;
     core_origin_t *origin = &self->origins[index];
     memset(origin, 0, sizeof *origin);
     strcpy(origin->name, name);

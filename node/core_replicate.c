@@ -116,6 +116,16 @@ vv_position(const struct core_vv *vv, name_key_t key, const char *origin, size_t
     return vv_lower_bound_keyed(vv, key, origin);
 }
 
+// vv_get, looking at hint first (vv_position).
+static uint64_t
+vv_get_at(const struct core_vv *vv, name_key_t key, const char *origin, size_t hint)
+{
+    size_t index = vv_position(vv, key, origin, hint);
+    if (index < vv->count && entry_order(&vv->entries[index], key, origin) == 0)
+        return vv->entries[index].seq;
+    return 0;
+}
+
 // Raises origin to at least seq; *hint (may be NULL) is where to look first and is
 // left just after origin's entry. 0, -SM_EFULL (more origins than any mesh has),
 // -SM_ENOMEM, -SM_EINVAL (a name that is not a node name).
@@ -922,19 +932,17 @@ static uint64_t
 vv_get_origin(const core_t *self, const struct core_vv *vv, const core_origin_t *origin)
 {
     size_t hint = (size_t)(origin - self->origins);
-    if (name_key_order(self->own_key, self->name, origin->key, origin->name) < 0)
+    if (hint >= self->own_rank) // our own name sorts before it
         hint++;
-    size_t index = vv_position(vv, origin->key, origin->name, hint);
-    if (index < vv->count && entry_order(&vv->entries[index], origin->key, origin->name) == 0)
-        return vv->entries[index].seq;
-    return 0;
+    return vv_get_at(vv, origin->key, origin->name, hint);
 }
 
 // The first origin (this node, then the others by name) the peer lacks, or NULL.
 static const char *
 next_lacking(const core_t *self, const core_peer_state_t *peer, uint64_t *from_seq)
 {
-    uint64_t own_sent = vv_get(peer->sent, self->name);
+    // Our entry sits at own_rank in a vector that holds every origin we know.
+    uint64_t own_sent = vv_get_at(peer->sent, self->own_key, self->name, self->own_rank);
     if (sendable(peer, self->name, self->durable.last_seq, own_sent)) {
         *from_seq = own_sent + 1;
         return self->name;
