@@ -71,6 +71,13 @@ typedef struct {
     uint8_t public_key[crypto_sign_PUBLICKEYBYTES];
 } core_origin_t;
 
+// An origin (its index in core.origins) advanced by the write of a generation.
+#define CORE_ADVANCES_MAX 512
+typedef struct {
+    uint64_t generation;
+    uint32_t index;
+} core_advance_t;
+
 // What one batch advanced an origin to; applied to durable when the batch is on disk.
 typedef struct {
     char name[CRDT_NAME_MAX + 1];
@@ -237,6 +244,14 @@ struct core {
     // replication (core_replicate.c, core_origins.c)
     core_origin_t *origins; // sorted by name; not including this node
     size_t origin_count;
+    // Which origins advanced at which have_generation, oldest first: a delta Hello
+    // names them from here instead of walking the whole table (a cloud walked 200
+    // origins for each of its 200 peers every round). It holds every advance with
+    // a generation above advances_from; an inserted origin moves the indices, so
+    // an insert empties it.
+    core_advance_t advances[CORE_ADVANCES_MAX];
+    size_t advance_start, advance_count;
+    uint64_t advances_from;
     core_peer_state_t *peers;
     size_t peer_count;
     struct core_vv *authority_have; // the authority's version vector as far as known

@@ -60,8 +60,10 @@ core_origin_add(core_t *self, const char *name)
     memmove(&self->origins[index + 1], &self->origins[index],
             (self->origin_count - index) * sizeof *self->origins);
     self->origin_count++;
-    if (index <= self->own_rank) // it sorts before our name (never equal to it)
-        self->own_rank++;
+    if (name_key_order(key, name, self->own_key, self->name) < 0)
+        self->own_rank++; // it sorts before our name
+    self->advance_count = 0; // its indices moved
+    self->advances_from = self->have_generation + 1;
     core_origin_t *origin = &self->origins[index];
     memset(origin, 0, sizeof *origin);
     strcpy(origin->name, name);
@@ -175,6 +177,16 @@ core_origins_commit(core_t *self, const core_batch_t *batch)
         origin->durable_seq = update->seq;
         memcpy(origin->durable_head, update->head, CORE_HASH_BYTES);
         origin->advanced_generation = self->have_generation + 1; // core.c bumps it next
+        if (self->advance_count == CORE_ADVANCES_MAX) { // the oldest goes
+            const core_advance_t *oldest = &self->advances[self->advance_start];
+            if (oldest->generation > self->advances_from)
+                self->advances_from = oldest->generation;
+            self->advance_start = (self->advance_start + 1) % CORE_ADVANCES_MAX;
+            self->advance_count--;
+        }
+        size_t slot = (self->advance_start + self->advance_count++) % CORE_ADVANCES_MAX;
+        self->advances[slot] = (core_advance_t){origin->advanced_generation,
+                                                (uint32_t)(origin - self->origins)};
     }
 }
 

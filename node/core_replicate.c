@@ -339,9 +339,45 @@ proto_vv_add(proto_vv_t *out, const char *origin, uint64_t seq)
 // have_generation (and for this node) (the canonical order of version vectors on the wire and in digests).
 typedef void (*have_fn)(void *arg, const char *origin, uint64_t seq);
 
+// our_have_each for since_generation > 0 from the advances ring, when it holds
+// every advance since then: the same calls in the same order. False: it does not.
+static bool
+our_have_each_advanced(const core_t *self, uint64_t since_generation, have_fn fn, void *arg)
+{
+    if (since_generation == 0 || since_generation < self->advances_from)
+        return false;
+    uint64_t marks[CORE_ORIGINS_MAX / 64] = {0}; // one bit per origin, in name order
+    for (size_t n = self->advance_count; n > 0; n--) {
+        const core_advance_t *advance =
+            &self->advances[(self->advance_start + n - 1) % CORE_ADVANCES_MAX];
+        if (advance->generation <= since_generation)
+            break;
+        assert(advance->index < self->origin_count);
+        marks[advance->index / 64] |= UINT64_C(1) << (advance->index % 64);
+    }
+    bool own_done = self->durable.last_seq == 0;
+    for (size_t word = 0; word < (self->origin_count + 63) / 64; word++) {
+        for (uint64_t bits = marks[word]; bits != 0; bits &= bits - 1) {
+            size_t i = word * 64 + (size_t)__builtin_ctzll(bits);
+            if (!own_done && i >= self->own_rank) { // our name sorts before this one
+                fn(arg, self->name, self->durable.last_seq);
+                own_done = true;
+            }
+            const core_origin_t *origin = &self->origins[i];
+            if (origin->durable_seq > 0 && origin->advanced_generation > since_generation)
+                fn(arg, origin->name, origin->durable_seq);
+        }
+    }
+    if (!own_done)
+        fn(arg, self->name, self->durable.last_seq);
+    return true;
+}
+
 static void
 our_have_each(const core_t *self, uint64_t since_generation, have_fn fn, void *arg)
 {
+    if (our_have_each_advanced(self, since_generation, fn, arg))
+        return;
     bool own_done = self->durable.last_seq == 0;
     name_key_t own_key = self->own_key;
     for (size_t i = 0; i < self->origin_count; i++) {
