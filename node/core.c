@@ -152,13 +152,15 @@ core_new(const core_config_t *config, char *err, size_t err_size)
     const char *authority = rules_authority(config->rules);
     self->is_authority = authority && strcmp(authority, self->name) == 0;
     self->state_cache = overlay_new();
+    self->names = name_pool_new();
     for (int i = 0; i < 2; i++) {
         self->batches[i].overlay = overlay_new();
         store_batch_init(&self->batches[i].batch);
     }
     self->staging = &self->batches[0];
     self->staging->id = 1;
-    if (!self->state_cache || !self->batches[0].overlay || !self->batches[1].overlay) {
+    if (!self->state_cache || !self->names || !self->batches[0].overlay ||
+        !self->batches[1].overlay) {
         snprintf(err, err_size, "out of memory");
         goto fail_free;
     }
@@ -217,6 +219,7 @@ core_destroy(core_t **self_p)
     }
     core_origins_free(self);
     core_replicate_free(self);
+    name_pool_destroy(&self->names); // after every version vector that points into it
     overlay_destroy(&self->state_cache);
     overlay_destroy(&self->dirty);
     for (int i = 0; i < 3; i++)

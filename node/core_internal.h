@@ -10,6 +10,7 @@
 #include "core.h"
 #include "hlc.h"
 #include "name_key.h"
+#include "name_pool.h"
 #include "overlay.h"
 #include "storemesh.pb-c.h"
 
@@ -271,6 +272,7 @@ struct core {
     core_replication_counters_t counters;
     arena_t decode_arena;       // peer messages are decoded into it, reset per message
     arena_t message_arena;      // the vector entries of the Hello or Ack being built
+    name_pool_t *names;          // the names version vectors hold (name_pool.h)
     struct core_vv *vv_spare[3]; // working version vectors kept between Hellos (graft_behind, on_have)
     uint64_t have_generation;   // bumped whenever what we hold on disk grows
     // The OpsBatch send_batch packed last: the next peer that needs the same

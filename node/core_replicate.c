@@ -32,16 +32,24 @@
 
 // ---- version vectors ----
 
+// 32 bytes: vectors of hundreds of origins are walked and copied on every Hello,
+// so the name is the core's interned copy (name_pool.h) and the digest's
+// per-entry hashes sit apart, only in the vectors that are digested.
 typedef struct {
-    char origin[CRDT_NAME_MAX + 1];
-    name_key_t key;      // name_key(origin)
+    name_key_t key;     // name_key(origin)
+    const char *origin; // in the core's name pool
     uint64_t seq;
-    uint64_t hashed_seq; // the seq hash is of (0: none; the entry is not in the sum)
-    uint64_t hash[4];    // entry_hash(origin, hashed_seq)
 } vv_entry_t;
 
+typedef struct {
+    uint64_t hashed_seq; // the seq hash is of (0: none; the entry is not in the sum)
+    uint64_t hash[4];    // entry_hash(origin, hashed_seq)
+} vv_hash_t;
+
 struct core_vv {
+    name_pool_t *names;  // the core's: where entries' names live
     vv_entry_t *entries; // sorted by origin
+    vv_hash_t *hashes;   // NULL, or cap of them beside entries (vv_digest makes them)
     size_t count;
     size_t cap;
     uint64_t changes;        // bumped by every raise that changed something
@@ -52,17 +60,42 @@ struct core_vv {
 };
 
 static struct core_vv *
-vv_new(void)
+vv_new(name_pool_t *names)
 {
-    return calloc(1, sizeof(struct core_vv));
+    struct core_vv *vv = calloc(1, sizeof(struct core_vv));
+    if (vv)
+        vv->names = names;
+    return vv;
 }
 
 static void
 vv_free(struct core_vv *vv)
 {
-    if (vv)
+    if (vv) {
         free(vv->entries);
+        free(vv->hashes);
+    }
     free(vv);
+}
+
+// Room for cap entries (and their hashes when vv keeps them). 0 or -SM_ENOMEM.
+static int
+vv_reserve(struct core_vv *vv, size_t cap)
+{
+    if (vv->cap >= cap)
+        return 0;
+    vv_entry_t *grown = realloc(vv->entries, cap * sizeof *grown);
+    if (!grown)
+        return -SM_ENOMEM;
+    vv->entries = grown;
+    if (vv->hashes) {
+        vv_hash_t *hashes = realloc(vv->hashes, cap * sizeof *hashes);
+        if (!hashes)
+            return -SM_ENOMEM; // entries grew, cap did not: still consistent
+        vv->hashes = hashes;
+    }
+    vv->cap = cap;
+    return 0;
 }
 
 // strcmp's sign for the entry's name against (key, name).
@@ -149,21 +182,20 @@ vv_raise_hinted(struct core_vv *vv, const char *origin, uint64_t seq, size_t *hi
         return -SM_EINVAL;
     if (vv->count >= CORE_ORIGINS_MAX + 1)
         return -SM_EFULL;
-    if (vv->count == vv->cap) {
-        size_t cap = vv->cap ? vv->cap * 2 : 16;
-        vv_entry_t *grown = realloc(vv->entries, cap * sizeof *grown);
-        if (!grown)
-            return -SM_ENOMEM;
-        vv->entries = grown;
-        vv->cap = cap;
-    }
+    if (vv->count == vv->cap && vv_reserve(vv, vv->cap ? vv->cap * 2 : 16))
+        return -SM_ENOMEM;
+    const char *name = name_pool_intern(vv->names, origin);
+    if (!name)
+        return -SM_EFULL; // NAME_POOL_MAX names met, or out of memory
     memmove(&vv->entries[index + 1], &vv->entries[index],
             (vv->count - index) * sizeof *vv->entries);
+    if (vv->hashes) {
+        memmove(&vv->hashes[index + 1], &vv->hashes[index],
+                (vv->count - index) * sizeof *vv->hashes);
+        vv->hashes[index] = (vv_hash_t){0};
+    }
     vv->count++;
-    memset(&vv->entries[index], 0, sizeof vv->entries[index]);
-    memcpy(vv->entries[index].origin, origin, len);
-    vv->entries[index].key = key;
-    vv->entries[index].seq = seq;
+    vv->entries[index] = (vv_entry_t){.key = key, .origin = name, .seq = seq};
     vv->changes++;
     if (hint)
         *hint = index + 1;
@@ -178,6 +210,16 @@ vv_raise(struct core_vv *vv, const char *origin, uint64_t seq)
 
 static void sum_sub(uint64_t sum[4], const uint64_t sub[4]);
 
+// Empties vv, keeping its arrays (each entry added later clears its own hash).
+static void
+vv_clear(struct core_vv *vv)
+{
+    vv->count = 0;
+    memset(vv->sum, 0, sizeof vv->sum);
+    vv->digest_valid = false;
+    vv->changes++;
+}
+
 // Takes origin's entry out of vv (used as a set of names, not as a version vector).
 static void
 vv_remove(struct core_vv *vv, const char *origin)
@@ -185,8 +227,12 @@ vv_remove(struct core_vv *vv, const char *origin)
     size_t index = vv_lower_bound(vv, origin);
     if (index >= vv->count || strcmp(vv->entries[index].origin, origin) != 0)
         return;
-    if (vv->entries[index].hashed_seq)
-        sum_sub(vv->sum, vv->entries[index].hash);
+    if (vv->hashes) {
+        if (vv->hashes[index].hashed_seq)
+            sum_sub(vv->sum, vv->hashes[index].hash);
+        memmove(&vv->hashes[index], &vv->hashes[index + 1],
+                (vv->count - index - 1) * sizeof *vv->hashes);
+    }
     memmove(&vv->entries[index], &vv->entries[index + 1],
             (vv->count - index - 1) * sizeof *vv->entries);
     vv->count--;
@@ -195,23 +241,14 @@ vv_remove(struct core_vv *vv, const char *origin)
 
 // A copy of vv (its changes count carries on, so caches keyed on it stay honest).
 // NULL when out of memory.
+static int vv_copy_into(struct core_vv *dst, const struct core_vv *src);
+
 static struct core_vv *
 vv_copy(const struct core_vv *vv)
 {
-    struct core_vv *copy = vv_new();
-    if (!copy)
-        return NULL;
-    if (vv->count > 0) {
-        copy->entries = malloc(vv->count * sizeof *copy->entries);
-        if (!copy->entries) {
-            free(copy);
-            return NULL;
-        }
-        memcpy(copy->entries, vv->entries, vv->count * sizeof *copy->entries);
-    }
-    copy->count = copy->cap = vv->count;
-    copy->changes = vv->changes + 1;
-    memcpy(copy->sum, vv->sum, sizeof copy->sum); // with the entries' hashes it holds
+    struct core_vv *copy = vv_new(vv->names);
+    if (copy && vv_copy_into(copy, vv) != 0)
+        vv_free(copy), copy = NULL;
     return copy;
 }
 
@@ -225,11 +262,14 @@ vv_take_spare(core_t *self, int slot)
     struct core_vv *vv = self->vv_spare[slot];
     self->vv_spare[slot] = NULL;
     if (!vv)
-        return vv_new();
+        return vv_new(self->names);
     vv_entry_t *entries = vv->entries;
+    vv_hash_t *hashes = vv->hashes;
     size_t cap = vv->cap;
     memset(vv, 0, sizeof *vv); // as vv_new makes it
+    vv->names = self->names;
     vv->entries = entries;
+    vv->hashes = hashes; // each raise that adds an entry clears its hash
     vv->cap = cap;
     return vv;
 }
@@ -249,16 +289,23 @@ vv_give_spare(core_t *self, int slot, struct core_vv *vv)
 static int
 vv_copy_into(struct core_vv *dst, const struct core_vv *src)
 {
-    if (dst->cap < src->count + 1) {
-        size_t cap = src->count < 8 ? 16 : 2 * src->count;
-        vv_entry_t *grown = realloc(dst->entries, cap * sizeof *grown);
-        if (!grown)
-            return -SM_ENOMEM;
-        dst->entries = grown;
-        dst->cap = cap;
+    assert(dst->names == src->names); // one core's vectors
+    if (!src->hashes) { // the copy holds no hashes either (its sum is src's: zero)
+        free(dst->hashes);
+        dst->hashes = NULL;
     }
-    if (src->count)
+    if (dst->cap < src->count + 1 && vv_reserve(dst, src->count < 8 ? 16 : 2 * src->count))
+        return -SM_ENOMEM;
+    if (src->hashes && !dst->hashes) {
+        dst->hashes = malloc(dst->cap * sizeof *dst->hashes);
+        if (!dst->hashes)
+            return -SM_ENOMEM;
+    }
+    if (src->count) {
         memcpy(dst->entries, src->entries, src->count * sizeof *dst->entries);
+        if (src->hashes)
+            memcpy(dst->hashes, src->hashes, src->count * sizeof *dst->hashes);
+    }
     dst->count = src->count;
     dst->changes = src->changes + 1;
     memcpy(dst->sum, src->sum, sizeof dst->sum); // with the entries' hashes it holds
@@ -475,9 +522,17 @@ vv_digest(const core_signer_t *signer, struct core_vv *vv, uint8_t out[CORE_HASH
         memcpy(out, vv->digest, CORE_HASH_BYTES);
         return;
     }
+    if (!vv->hashes && vv->cap > 0) { // the first digest of this vector: none hashed yet
+        vv->hashes = calloc(vv->cap, sizeof *vv->hashes);
+        if (!vv->hashes) { // out of memory: an all-zero digest, which no peer matches
+            memset(out, 0, CORE_HASH_BYTES);
+            return;
+        }
+    }
     for (size_t i = 0; i < vv->count; i++) {
-        vv_entry_t *entry = &vv->entries[i];
-        entry_rehash(signer, vv->sum, &entry->hashed_seq, entry->hash, entry->origin, entry->seq);
+        const vv_entry_t *entry = &vv->entries[i];
+        vv_hash_t *hash = &vv->hashes[i];
+        entry_rehash(signer, vv->sum, &hash->hashed_seq, hash->hash, entry->origin, entry->seq);
     }
     sum_bytes(vv->sum, out);
     memcpy(vv->digest, out, CORE_HASH_BYTES);
@@ -498,7 +553,7 @@ authority_for_hello(core_t *self, core_peer_state_t *peer, bool full, proto_vv_t
     if (proto_vv_alloc(self, out, count))
         return -SM_ENOMEM;
     if (full || !peer->authority_told) {
-        struct core_vv *told = vv ? vv_copy(vv) : vv_new();
+        struct core_vv *told = vv ? vv_copy(vv) : vv_new(self->names);
         if (!told)
             return -SM_ENOMEM;
         for (size_t i = 0; i < count; i++)
@@ -532,15 +587,16 @@ authority_for_hello(core_t *self, core_peer_state_t *peer, bool full, proto_vv_t
 // something else (a Hello of its was lost, or we restarted): then we ask for its
 // full Hello. A sender that sends no digest is not checked.
 static bool
-authority_heard_matches(const core_signer_t *signer, core_peer_state_t *peer,
-                        const Storemesh__Hello *hello, bool full)
+authority_heard_matches(core_t *self, core_peer_state_t *peer, const Storemesh__Hello *hello,
+                        bool full)
 {
-    if (full || !peer->authority_heard) {
-        struct core_vv *heard = vv_new();
-        if (!heard)
+    const core_signer_t *signer = &self->signer;
+    if (!peer->authority_heard) {
+        peer->authority_heard = vv_new(self->names);
+        if (!peer->authority_heard)
             return true; // out of memory: its next Hello is checked instead
-        vv_free(peer->authority_heard);
-        peer->authority_heard = heard;
+    } else if (full) {
+        vv_clear(peer->authority_heard); // its arrays stay for the entries to come
     }
     if (vv_raise_from_proto(peer->authority_heard, hello->authority_have, hello->n_authority_have))
         return false;
@@ -765,7 +821,7 @@ send_hello(core_t *self, core_peer_state_t *peer)
     if (idle) {
         rc = proto_vv_alloc(self, &have, 0);
     } else {
-        changed.now = delta ? NULL : vv_new();
+        changed.now = delta ? NULL : vv_new(self->names);
         rc = delta || changed.now ? proto_vv_alloc(self, &have, self->origin_count + 1)
                                   : -SM_ENOMEM;
         if (rc == 0)
@@ -1284,7 +1340,7 @@ on_have(core_t *self, core_peer_state_t *peer, Storemesh__VvEntry *const *have, 
     struct core_vv *their = peer->their_have;
     struct core_vv *old_have = NULL;
     if (hello && have) {
-        their = vv_new();
+        their = vv_new(self->names);
         if (!their || vv_raise_from_proto(their, have, have_count)) {
             vv_free(their);
             self->counters.malformed++;
@@ -1466,7 +1522,7 @@ on_hello(core_t *self, core_peer_state_t *peer, const Storemesh__Hello *hello)
         vv_digest(&self->signer, peer->their_have, held);
         matches = peer->hello_seen && memcmp(held, hello->have_digest.data, CORE_HASH_BYTES) == 0;
     }
-    if (!authority_heard_matches(&self->signer, peer, hello, full))
+    if (!authority_heard_matches(self, peer, hello, full))
         matches = false;
     if (!matches) {
         peer->need_their_full = true; // we do not hold what it built on: ask
@@ -1701,7 +1757,7 @@ core_set_peers(core_t *self, const core_peer_t *peers, size_t count)
 {
     if (count > CORE_PEERS_MAX)
         return -SM_EFULL;
-    if (!self->authority_have && !(self->authority_have = vv_new()))
+    if (!self->authority_have && !(self->authority_have = vv_new(self->names)))
         return -SM_ENOMEM;
     core_peer_state_t *table = calloc(count ? count : 1, sizeof *table);
     if (!table)
@@ -1718,10 +1774,10 @@ core_set_peers(core_t *self, const core_peer_t *peers, size_t count)
             old->lazy = NULL;
             old->behind = NULL;
         } else {
-            table[i].their_have = vv_new();
-            table[i].sent = vv_new();
-            table[i].lazy = vv_new();
-            table[i].behind = vv_new();
+            table[i].their_have = vv_new(self->names);
+            table[i].sent = vv_new(self->names);
+            table[i].lazy = vv_new(self->names);
+            table[i].behind = vv_new(self->names);
             snprintf(table[i].name, sizeof table[i].name, "%s", peers[i].name);
             table[i].name_key = name_key(table[i].name);
             memcpy(table[i].public_key, peers[i].public_key, sizeof table[i].public_key);
