@@ -1020,13 +1020,25 @@ sendable(const core_peer_state_t *peer, const char *origin, uint64_t held, uint6
 // usually sits at the origin's index or one past it: two compares instead of a
 // binary search. A cloud looks up every peer's vector for each origin a write
 // advanced (the searches were 4% of chain-200).
+static size_t
+origin_hint(const core_t *self, const core_origin_t *origin)
+{
+    size_t hint = (size_t)(origin - self->origins);
+    return hint >= self->own_rank ? hint + 1 : hint; // our own name sorts before it
+}
+
 static uint64_t
 vv_get_origin(const core_t *self, const struct core_vv *vv, const core_origin_t *origin)
 {
-    size_t hint = (size_t)(origin - self->origins);
-    if (hint >= self->own_rank) // our own name sorts before it
-        hint++;
-    return vv_get_at(vv, origin->key, origin->name, hint);
+    return vv_get_at(vv, origin->key, origin->name, origin_hint(self, origin));
+}
+
+// vv_raise for an entry of our origin table, looked for at its index first.
+static int
+vv_raise_origin(const core_t *self, struct core_vv *vv, const core_origin_t *origin, uint64_t seq)
+{
+    size_t hint = origin_hint(self, origin);
+    return vv_raise_hinted(vv, origin->name, seq, &hint);
 }
 
 // The first origin (this node, then the others by name) the peer lacks, or NULL.
@@ -1235,8 +1247,7 @@ on_ops(core_t *self, core_peer_state_t *peer, const Storemesh__OpsBatch *ops)
     // Only origins whose key we hold get a table entry: a peer cannot fill the table
     // with made-up names and crowd out real origins.
     core_origin_t *origin = core_origin_find(self, ops->origin);
-    const core_peer_state_t *keyed = peer_find(self, ops->origin);
-    if (!origin && keyed)
+    if (!origin && peer_find(self, ops->origin))
         origin = core_origin_add(self, ops->origin);
     if (!origin || !origin->has_key) {
         self->counters.unknown_origin++;
@@ -1245,8 +1256,8 @@ on_ops(core_t *self, core_peer_state_t *peer, const Storemesh__OpsBatch *ops)
     uint64_t last_seq = ops->first_seq + ops->n_operations - 1;
     // The sender holds what it sends (only operations on its disk are sent): never
     // send them back to it. Without this every operation crossed each link twice.
-    vv_raise(peer->their_have, ops->origin, last_seq);
-    vv_raise(peer->sent, ops->origin, last_seq);
+    vv_raise_origin(self, peer->their_have, origin, last_seq);
+    vv_raise_origin(self, peer->sent, origin, last_seq);
     if (last_seq <= origin->staged_seq) {
         // A repeat. Had from another peer first, it came twice over two paths: that
         // peer stops pushing this origin to us (the first path stays), and the mesh
