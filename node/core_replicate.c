@@ -317,6 +317,12 @@ vv_raise_from_proto(struct core_vv *vv, Storemesh__VvEntry *const *entries, size
 {
     if (count > CORE_ORIGINS_MAX + 1)
         return -SM_EFULL;
+    // Room for them all at once: a vector built from a full Hello grew 16, 32, ...
+    // 256, copied at each step (1% of chain-200). Doubling still, so that small
+    // raises into a full vector do not reallocate every time.
+    size_t need = vv->count + count;
+    if (vv->cap < need && vv_reserve(vv, need > 2 * vv->cap ? need : 2 * vv->cap))
+        return -SM_ENOMEM;
     size_t hint = 0; // entries come sorted by origin (any order is still taken)
     for (size_t i = 0; i < count; i++) {
         if (!entries[i] || !entries[i]->origin)
