@@ -343,11 +343,11 @@ vv_raise_from_proto(struct core_vv *vv, Storemesh__VvEntry *const *entries, size
 {
     if (count > CORE_ORIGINS_MAX + 1)
         return -SM_EFULL;
-    // Room for them all at once: a vector built from a full Hello grew 16, 32, ...
-    // 256, copied at each step (1% of chain-200). Doubling still, so that small
-    // raises into a full vector do not reallocate every time.
-    size_t need = vv->count + count;
-    if (vv->cap < need && vv_reserve(vv, need > 2 * vv->cap ? need : 2 * vv->cap))
+    // An empty vector built from a full Hello takes room for them all at once: it
+    // grew 16, 32, ... 256, copied at each step (1% of chain-200). A vector that
+    // holds entries already grows by doubling as it did (most of a Hello's entries
+    // are there: reserving for all of them again cost chain-200 70 MB).
+    if (vv->count == 0 && vv->cap < count && vv_reserve(vv, count))
         return -SM_ENOMEM;
     size_t hint = 0; // entries come sorted by origin (any order is still taken)
     for (size_t i = 0; i < count; i++) {
