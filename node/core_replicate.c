@@ -263,10 +263,10 @@ vv_remove(struct core_vv *vv, const char *origin)
     vv->changes++;
 }
 
-// A copy of vv (its changes count carries on, so caches keyed on it stay honest).
-// NULL when out of memory.
 static int vv_copy_into(struct core_vv *dst, const struct core_vv *src);
 
+// A copy of vv (its changes count carries on, so caches keyed on it stay honest).
+// NULL when out of memory.
 static struct core_vv *
 vv_copy(const struct core_vv *vv)
 {
