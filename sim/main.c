@@ -99,6 +99,22 @@ parse_u64(const char *text, uint64_t *out)
     return 0;
 }
 
+// option's value: a whole number of things (processes, threads) from 1 to max.
+// -1 with the message printed when it is not.
+static int
+parse_count(const char *option, const char *text, const char *things, unsigned max,
+            unsigned *out)
+{
+    uint64_t value = 0;
+    if (parse_u64(text, &value) || value < 1 || value > max) {
+        fprintf(stderr, "storemesh-sim: %s takes a number of %s from 1 to %u, not '%s'\n",
+                option, things, max, text);
+        return -1;
+    }
+    *out = (unsigned)value;
+    return 0;
+}
+
 static double
 now_seconds(void)
 {
@@ -348,22 +364,12 @@ main(int argc, char **argv)
             sweep = true;
             i++;
         } else if (strcmp(arg, "--jobs") == 0 && next) {
-            uint64_t value = 0;
-            if (parse_u64(next, &value) || value < 1 || value > SIM_JOBS_MAX) {
-                fprintf(stderr, "storemesh-sim: --jobs takes a number of processes from 1 to %d, "
-                                "not '%s'\n", SIM_JOBS_MAX, next);
+            if (parse_count(arg, next, "processes", SIM_JOBS_MAX, &jobs))
                 return EXIT_USAGE;
-            }
-            jobs = (unsigned)value;
             i++;
         } else if (strcmp(arg, "--threads") == 0 && next) {
-            uint64_t value = 0;
-            if (parse_u64(next, &value) || value < 1 || value > SIM_THREADS_MAX) {
-                fprintf(stderr, "storemesh-sim: --threads takes a number of threads from 1 to %d, "
-                                "not '%s'\n", SIM_THREADS_MAX, next);
+            if (parse_count(arg, next, "threads", SIM_THREADS_MAX, &threads))
                 return EXIT_USAGE;
-            }
-            threads = (unsigned)value;
             i++;
         } else if (strcmp(arg, "--json") == 0) {
             json = true;
