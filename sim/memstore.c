@@ -91,12 +91,18 @@ typedef struct {
 struct memstore {
     memstore_pool_t *pool; // borrowed; NULL: nothing shared
     mem_node_t *head;
-    // The node set_value last inserted or overwrote, and its predecessor at every
-    // level (itself below its height). A key that falls between it and its
-    // successor (the next operation of the same origin, as a batch writes them)
-    // is inserted without a search. NULL after a removal.
+    // The node set_value last inserted or overwrote, and its predecessor at each of
+    // the finger_levels lowest levels (itself below its height). A key that falls
+    // between it and its successor (the next operation of the same origin, as a
+    // batch writes them), and is no taller than finger_levels, is inserted without
+    // a search. NULL after a removal. A node placed from a prefix hint knows its
+    // predecessors only below its own height, so the finger it leaves covers
+    // those: without it, each operation of a batch after the first was placed
+    // from the hint again (hashing its origin, walking from the hinted node).
     mem_node_t *finger_node;
     mem_node_t *finger[MEMSTORE_LEVELS_MAX];
+    int finger_levels;
+    prefix_hint_t *finger_hint; // finger_node's prefix hint, or NULL: not known
     // Field states and meta records are rewritten in place all the time: an index
     // by key finds them without a search (linear probing; NULL: empty).
     mem_node_t **index;
@@ -409,15 +415,33 @@ finger_fits(const memstore_t *self, store_cf_t cf, const uint8_t *key, size_t ke
     if (!node || compare(node->cf, node->key, node->key_len, cf, key, key_len) >= 0)
         return false;
     const mem_node_t *next = node->next[0];
-    return !next || compare(next->cf, next->key, next->key_len, cf, key, key_len) > 0;
+    if (next && compare(next->cf, next->key, next->key_len, cf, key, key_len) <= 0)
+        return false;
+    return self->finger_levels == MEMSTORE_LEVELS_MAX ||
+           height_of(key, key_len) <= self->finger_levels;
 }
 
+// node becomes the finger; update[] holds its predecessors below levels (at least
+// its height).
 static void
-finger_set(memstore_t *self, mem_node_t *node, mem_node_t *const *update)
+finger_set(memstore_t *self, mem_node_t *node, mem_node_t *const *update, int levels,
+           prefix_hint_t *hint)
 {
-    for (int level = 0; level < MEMSTORE_LEVELS_MAX; level++)
+    assert(levels >= node->height && levels <= MEMSTORE_LEVELS_MAX);
+    for (int level = 0; level < levels; level++)
         self->finger[level] = level < node->height ? node : update[level];
     self->finger_node = node;
+    self->finger_levels = levels;
+    self->finger_hint = hint;
+}
+
+// True when (cf, key) has hint's prefix.
+static bool
+hint_covers(const prefix_hint_t *hint, store_cf_t cf, const uint8_t *key, size_t key_len)
+{
+    // The prefix ends at the key's first NUL: the bytes before it hold none.
+    return cf == hint->cf && key_len >= hint->prefix_len &&
+           memcmp(key, hint->prefix, hint->prefix_len) == 0;
 }
 
 static bool
@@ -589,27 +613,28 @@ hint_add(memstore_t *self, uint64_t hash, store_cf_t cf, const uint8_t *prefix, 
 }
 
 // Remembers node, just inserted, as the latest of its prefix in hint (NULL: look it up,
-// or add it). Without memory for a new hint it is not remembered: the prefix's keys
-// are then found by searches from the head.
-static void
+// or add it), and returns that hint. Without memory for a new hint it is not
+// remembered (NULL): the prefix's keys are then found by searches from the head.
+static prefix_hint_t *
 hint_note(memstore_t *self, prefix_hint_t *hint, mem_node_t *node)
 {
     if (!hint) {
         size_t prefix_len = hint_prefix_len(node->cf, node->key, node->key_len);
         if (prefix_len == 0)
-            return;
+            return NULL;
         hint = hint_get(self, node->cf, node->key, node->key_len);
         if (!hint)
             hint = hint_add(self, blob_hash(node->cf, node->key, prefix_len, NULL, 0), node->cf,
                             node->key, prefix_len);
         if (!hint)
-            return;
+            return NULL;
     }
     for (int level = 0; level < MEMSTORE_HINT_LEVELS && level < node->height; level++) {
         mem_node_t **latest = hint->last[level];
         memmove(latest + 1, latest, (MEMSTORE_HINT_DEPTH - 1) * sizeof *latest);
         latest[0] = node;
     }
+    return hint;
 }
 
 // Empties slot i, shifting back the entries of its probe run (no tombstones).
@@ -746,28 +771,26 @@ remove_key(memstore_t *self, store_cf_t cf, const uint8_t *key, size_t key_len)
     for (int level = 0; level < node->height; level++)
         update[level]->next[level] = node->next[level];
     self->finger_node = NULL; // it may have been the finger, or one of its levels
+    self->finger_hint = NULL;  // hint_forget may free it
     if (indexed_cf(cf))
         index_remove(self, node);
     hint_forget(self, node);
     node_free(self, node);
 }
 
-// Links a new node for (cf, key) after update[] (its predecessors below its height;
-// at every level when whole), then remembers it in the finger, its prefix's hint
-// (NULL: looked up) and the index. 0 or -SM_ENOMEM.
+// Links a new node for (cf, key) after update[] (its predecessors below levels, at
+// least its height), then remembers it as the finger, in its prefix's hint (NULL:
+// looked up) and in the index. 0 or -SM_ENOMEM.
 static int
-insert_node(memstore_t *self, mem_node_t **update, bool whole, prefix_hint_t *hint, store_cf_t cf,
+insert_node(memstore_t *self, mem_node_t **update, int levels, prefix_hint_t *hint, store_cf_t cf,
             const uint8_t *key, size_t key_len, const uint8_t *value, size_t value_len)
 {
     int rc = set_value_at(self, NULL, update, cf, key, key_len, value, value_len);
     if (rc)
         return rc;
     mem_node_t *node = update[0]->next[0]; // the node inserted follows its predecessor
-    if (whole)
-        finger_set(self, node, update);
-    else if (node->height > 1)
-        self->finger_node = NULL; // it may lie between the finger and a level's predecessor
-    hint_note(self, hint, node);
+    hint = hint_note(self, hint, node);
+    finger_set(self, node, update, levels, hint);
     return indexed_cf(cf) ? index_put(self, node) : 0;
 }
 
@@ -785,21 +808,29 @@ set_value(memstore_t *self, store_cf_t cf, const uint8_t *key, size_t key_len,
         return set_value_at(self, node, NULL, cf, key, key_len, value, value_len);
     mem_node_t *update[MEMSTORE_LEVELS_MAX];
     if (finger_fits(self, cf, key, key_len)) {
-        memcpy(update, self->finger, sizeof update);
-        return insert_node(self, update, true, NULL, cf, key, key_len, value, value_len);
+        memcpy(update, self->finger, (size_t)self->finger_levels * sizeof *update);
+        // The finger's hint, when the key has its prefix (the next operation of the
+        // same origin): hint_note need not look it up.
+        prefix_hint_t *hint = self->finger_hint;
+        if (hint && !hint_covers(hint, cf, key, key_len))
+            hint = NULL;
+        return insert_node(self, update, self->finger_levels, hint, cf, key, key_len, value,
+                           value_len);
     }
     prefix_hint_t *hint = hint_get(self, cf, key, key_len);
-    if (hint && hint_search(hint, height_of(key, key_len), cf, key, key_len, update, &node)) {
+    int height = height_of(key, key_len);
+    if (hint && hint_search(hint, height, cf, key, key_len, update, &node)) {
         if (node && compare_node(node, cf, key, key_len) == 0) // an overwrite: nothing moves
             return set_value_at(self, node, NULL, cf, key, key_len, value, value_len);
-        return insert_node(self, update, false, hint, cf, key, key_len, value, value_len);
+        return insert_node(self, update, height, hint, cf, key, key_len, value, value_len);
     }
     node = find_exact(self, cf, key, key_len, update);
     if (!node)
-        return insert_node(self, update, true, hint, cf, key, key_len, value, value_len);
+        return insert_node(self, update, MEMSTORE_LEVELS_MAX, hint, cf, key, key_len, value,
+                           value_len);
     int rc = set_value_at(self, node, update, cf, key, key_len, value, value_len);
     if (rc == 0)
-        finger_set(self, node, update);
+        finger_set(self, node, update, MEMSTORE_LEVELS_MAX, NULL);
     return rc;
 }
 
@@ -1025,20 +1056,24 @@ levels_consistent(const memstore_t *self)
     return true;
 }
 
-// The finger, when set, is a node held and its predecessor at every level.
+// The finger, when set, is a node held, its predecessor at each level it covers
+// (at least its height), and its prefix's hint when it names one.
 static bool
 finger_consistent(const memstore_t *self)
 {
     const mem_node_t *node = self->finger_node;
     if (!node)
         return true;
+    if (self->finger_levels < node->height || self->finger_levels > MEMSTORE_LEVELS_MAX)
+        return false;
     mem_node_t *update[MEMSTORE_LEVELS_MAX];
     if (find_exact(self, node->cf, node->key, node->key_len, update) != node)
         return false;
-    for (int level = 0; level < MEMSTORE_LEVELS_MAX; level++)
+    for (int level = 0; level < self->finger_levels; level++)
         if (self->finger[level] != (level < node->height ? node : update[level]))
             return false;
-    return true;
+    return !self->finger_hint ||
+           self->finger_hint == hint_get(self, node->cf, node->key, node->key_len);
 }
 
 // The index holds every state and meta node and nothing else.
