@@ -282,6 +282,7 @@ struct core {
     bool have_digest_valid;     // have_digest is our version vector's at have_digest_generation
     uint64_t have_digest_generation;
     uint8_t have_digest[CORE_HASH_BYTES];
+    uint64_t have_sum[4];       // then: the origins' have_hash summed (ours not included)
 
     // replies ready to hand out, FIFO
     core_request_t **ready;

@@ -48,6 +48,18 @@ typedef struct {
 
 // Entries changed since the last digest, by name, beyond which a digest walks them all.
 #define VV_DIRTY_MAX 32
+// Raises a change log remembers (a power of two), beyond which a Hello walks the
+// whole vector.
+#define VV_CHANGES_MAX 256
+
+// The names of the last VV_CHANGES_MAX raises of a vector, the raise that made its
+// changes count c at name[c % VV_CHANGES_MAX]. Kept for the authority's vector
+// only: each Hello to each peer names the entries that rose since the last one to
+// it, and a cloud walked all 201 of them for each of its 200 peers to find them.
+typedef struct {
+    const char *name[VV_CHANGES_MAX]; // in the core's name pool
+    uint64_t floor; // changes counts at or below this have no record (a clear or a copy)
+} vv_change_log_t;
 
 struct core_vv {
     name_pool_t *names;  // the core's: where entries' names live
@@ -66,6 +78,7 @@ struct core_vv {
     uint64_t sum[4];         // of the hashes of the entries with hashed_seq > 0
     uint64_t digest_changes;
     uint8_t digest[CORE_HASH_BYTES];
+    vv_change_log_t *log; // NULL: not kept (vv_keep_log)
 };
 
 static struct core_vv *
@@ -83,8 +96,39 @@ vv_free(struct core_vv *vv)
     if (vv) {
         free(vv->entries);
         free(vv->hashes);
+        free(vv->log);
     }
     free(vv);
+}
+
+// Starts vv's change log. 0 or -SM_ENOMEM.
+static int
+vv_keep_log(struct core_vv *vv)
+{
+    if (vv->log)
+        return 0;
+    vv->log = calloc(1, sizeof *vv->log);
+    if (!vv->log)
+        return -SM_ENOMEM;
+    vv->log->floor = vv->changes;
+    return 0;
+}
+
+// vv->changes was bumped by a raise of the entry named name (the pool's copy).
+static void
+vv_log_change(struct core_vv *vv, const char *name)
+{
+    if (vv->log)
+        vv->log->name[vv->changes % VV_CHANGES_MAX] = name;
+}
+
+// vv->changes was bumped by something that is no single raise: no record reaches
+// back past it.
+static void
+vv_log_gap(struct core_vv *vv)
+{
+    if (vv->log)
+        vv->log->floor = vv->changes;
 }
 
 // Notes that the entry named origin (the pool's copy) changed since the last digest.
@@ -194,6 +238,7 @@ vv_raise_hinted(struct core_vv *vv, const char *origin, uint64_t seq, size_t *hi
             vv->entries[index].seq = seq;
             vv->changes++;
             vv_mark_dirty(vv, vv->entries[index].origin);
+            vv_log_change(vv, vv->entries[index].origin);
         }
         if (hint)
             *hint = index + 1;
@@ -220,6 +265,7 @@ vv_raise_hinted(struct core_vv *vv, const char *origin, uint64_t seq, size_t *hi
     vv->entries[index] = (vv_entry_t){.key = key, .origin = name, .seq = seq};
     vv->changes++;
     vv_mark_dirty(vv, name);
+    vv_log_change(vv, name);
     if (hint)
         *hint = index + 1;
     return 0;
@@ -242,6 +288,7 @@ vv_clear(struct core_vv *vv)
     vv->dirty_count = 0; // what is added next marks itself
     vv->digest_valid = false;
     vv->changes++;
+    vv_log_gap(vv);
 }
 
 // Takes origin's entry out of vv (used as a set of names, not as a version vector).
@@ -261,6 +308,7 @@ vv_remove(struct core_vv *vv, const char *origin)
             (vv->count - index - 1) * sizeof *vv->entries);
     vv->count--;
     vv->changes++;
+    vv_log_gap(vv);
 }
 
 static int vv_copy_into(struct core_vv *dst, const struct core_vv *src);
@@ -290,6 +338,7 @@ vv_take_spare(core_t *self, int slot)
     vv_entry_t *entries = vv->entries;
     vv_hash_t *hashes = vv->hashes;
     size_t cap = vv->cap;
+    free(vv->log);
     memset(vv, 0, sizeof *vv); // as vv_new makes it
     vv->names = self->names;
     vv->entries = entries;
@@ -334,6 +383,7 @@ vv_copy_into(struct core_vv *dst, const struct core_vv *src)
     dst->dirty_count = src->dirty_count;
     dst->count = src->count;
     dst->changes = src->changes + 1;
+    vv_log_gap(dst);
     memcpy(dst->sum, src->sum, sizeof dst->sum); // with the entries' hashes it holds
     return 0;
 }
@@ -584,10 +634,47 @@ vv_digest(const core_signer_t *signer, struct core_vv *vv, uint8_t out[CORE_HASH
     vv->digest_valid = true;
 }
 
+// The entries of vv above told (which was brought up to vv when vv's changes count
+// was since), in vv's order, from vv's change log: only an entry raised since can
+// be above told. False, with out untouched, when the log does not reach back that
+// far: the caller walks the whole of vv instead.
+static bool
+authority_changed_from_log(const struct core_vv *vv, const struct core_vv *told, uint64_t since,
+                           proto_vv_t *out)
+{
+    const vv_change_log_t *log = vv->log;
+    if (!log || since < log->floor || since > vv->changes || vv->changes - since > VV_CHANGES_MAX)
+        return false;
+    // Where each raised entry sits in vv now, each once, in vv's order (insertion
+    // sort: at most VV_CHANGES_MAX, usually a few).
+    size_t at[VV_CHANGES_MAX];
+    size_t found = 0;
+    for (uint64_t c = since + 1; c <= vv->changes; c++) {
+        const char *name = log->name[c % VV_CHANGES_MAX];
+        size_t index = vv_lower_bound(vv, name);
+        assert(index < vv->count && vv->entries[index].origin == name); // entries stay
+        size_t k = found;
+        while (k > 0 && at[k - 1] > index)
+            k--;
+        if (k > 0 && at[k - 1] == index)
+            continue; // raised more than once
+        memmove(&at[k + 1], &at[k], (found - k) * sizeof *at);
+        at[k] = index;
+        found++;
+    }
+    for (size_t i = 0; i < found; i++) {
+        const vv_entry_t *entry = &vv->entries[at[i]];
+        if (entry->seq > vv_get(told, entry->origin))
+            proto_vv_add(out, entry->origin, entry->seq);
+    }
+    return true;
+}
+
 // The authority's version vector for a Hello to peer: whole in a full Hello (or
 // when none was told yet), else only the entries that rose since what our Hellos
-// told it; told then holds what the peer will hold, and digest_out is over that.
-// Unchanged since the last Hello: no walk at all.
+// told it (found from the vector's change log, or by a walk of it when the log does
+// not reach back to the last Hello); told then holds what the peer will hold, and
+// digest_out is over that. Unchanged since the last Hello: no walk at all.
 static int
 authority_for_hello(core_t *self, core_peer_state_t *peer, bool full, proto_vv_t *out,
                     uint8_t digest_out[CORE_HASH_BYTES])
@@ -606,16 +693,18 @@ authority_for_hello(core_t *self, core_peer_state_t *peer, bool full, proto_vv_t
         peer->authority_told = told;
     } else if (vv && vv->changes != peer->authority_told_changes) {
         struct core_vv *told = peer->authority_told;
-        size_t k = 0; // both sorted by origin: walk them together
-        for (size_t i = 0; i < count; i++) {
-            const vv_entry_t *entry = &vv->entries[i];
-            int order = 1;
-            while (k < told->count &&
-                   (order = entry_order(&told->entries[k], entry->key, entry->origin)) < 0)
-                k++;
-            uint64_t held = k < told->count && order == 0 ? told->entries[k].seq : 0;
-            if (entry->seq > held)
-                proto_vv_add(out, entry->origin, entry->seq);
+        if (!authority_changed_from_log(vv, told, peer->authority_told_changes, out)) {
+            size_t k = 0; // both sorted by origin: walk them together
+            for (size_t i = 0; i < count; i++) {
+                const vv_entry_t *entry = &vv->entries[i];
+                int order = 1;
+                while (k < told->count &&
+                       (order = entry_order(&told->entries[k], entry->key, entry->origin)) < 0)
+                    k++;
+                uint64_t held = k < told->count && order == 0 ? told->entries[k].seq : 0;
+                if (entry->seq > held)
+                    proto_vv_add(out, entry->origin, entry->seq);
+            }
         }
         int rc = vv_raise_from_proto(told, out->pointers, out->count);
         if (rc)
@@ -651,6 +740,29 @@ authority_heard_matches(core_t *self, core_peer_state_t *peer, const Storemesh__
     return memcmp(held, hello->authority_digest.data, CORE_HASH_BYTES) == 0;
 }
 
+// Brings have_sum from have_digest_generation up to have_generation by rehashing
+// only the origins the advances ring shows advanced since (a walk of every origin
+// touched 201 cold entries for each round of a cloud's or branch's Hellos). False
+// when the ring does not hold every advance since then: the caller sums them all.
+static bool
+have_sum_from_advances(core_t *self)
+{
+    if (!self->have_digest_valid || self->have_digest_generation < self->advances_from)
+        return false;
+    for (size_t n = self->advance_count; n > 0; n--) {
+        const core_advance_t *advance =
+            &self->advances[(self->advance_start + n - 1) % CORE_ADVANCES_MAX];
+        if (advance->generation <= self->have_digest_generation)
+            break;
+        assert(advance->index < self->origin_count);
+        core_origin_t *origin = &self->origins[advance->index];
+        // An origin advanced twice is hashed once: the second call finds it done.
+        entry_rehash(&self->signer, self->have_sum, &origin->have_hashed_seq, origin->have_hash,
+                     origin->name, origin->durable_seq);
+    }
+    return true;
+}
+
 // Our durable version vector's digest: what a peer computes over what it stores
 // for us after a full Hello. Cached until a write changes what we hold; each
 // origin's hash is kept with it and redone only when its durable seq moved.
@@ -658,15 +770,19 @@ static void
 our_have_digest(core_t *self, uint8_t out[CORE_HASH_BYTES])
 {
     if (!self->have_digest_valid || self->have_digest_generation != self->have_generation) {
-        uint64_t sum[4] = {0};
-        for (size_t i = 0; i < self->origin_count; i++) {
-            core_origin_t *origin = &self->origins[i];
-            uint64_t unused[4] = {0};
-            entry_rehash(&self->signer, unused, &origin->have_hashed_seq, origin->have_hash, origin->name,
-                         origin->durable_seq);
-            if (origin->have_hashed_seq)
-                sum_add(sum, origin->have_hash);
+        if (!have_sum_from_advances(self)) {
+            memset(self->have_sum, 0, sizeof self->have_sum);
+            for (size_t i = 0; i < self->origin_count; i++) {
+                core_origin_t *origin = &self->origins[i];
+                uint64_t unused[4] = {0};
+                entry_rehash(&self->signer, unused, &origin->have_hashed_seq, origin->have_hash,
+                             origin->name, origin->durable_seq);
+                if (origin->have_hashed_seq)
+                    sum_add(self->have_sum, origin->have_hash);
+            }
         }
+        uint64_t sum[4];
+        memcpy(sum, self->have_sum, sizeof sum);
         if (self->durable.last_seq > 0) {
             uint64_t own[4];
             entry_hash(&self->signer, self->name, self->durable.last_seq, own);
@@ -1814,6 +1930,8 @@ core_set_peers(core_t *self, const core_peer_t *peers, size_t count)
     if (count > CORE_PEERS_MAX)
         return -SM_EFULL;
     if (!self->authority_have && !(self->authority_have = vv_new(self->names)))
+        return -SM_ENOMEM;
+    if (vv_keep_log(self->authority_have))
         return -SM_ENOMEM;
     core_peer_state_t *table = calloc(count ? count : 1, sizeof *table);
     if (!table)
