@@ -15,18 +15,24 @@ typedef struct {
     uint64_t lo; // bytes 8..15
 } name_key_t;
 
+// Reads no byte past the name's NUL (names sit in pools and decoded messages, not
+// in padded buffers), and stops there: the zero bytes are shifted in. Filling a
+// 16-byte copy and then shifting all of it took three times the instructions, and
+// keys are made on every version vector lookup (6% of chain-200's).
 static inline name_key_t
 name_key(const char *name)
 {
-    uint8_t bytes[16] = {0};
-    for (size_t i = 0; i < 16 && name[i]; i++)
-        bytes[i] = (uint8_t)name[i];
-    name_key_t key = {0, 0};
-    for (size_t i = 0; i < 8; i++) {
-        key.hi = key.hi << 8 | bytes[i];
-        key.lo = key.lo << 8 | bytes[8 + i];
-    }
-    return key;
+    uint64_t hi = 0;
+    size_t i = 0;
+    for (; i < 8 && name[i]; i++)
+        hi = hi << 8 | (uint8_t)name[i];
+    if (i < 8)
+        return (name_key_t){i ? hi << (8 * (8 - i)) : 0, 0};
+    uint64_t lo = 0;
+    size_t k = 0;
+    for (; k < 8 && name[8 + k]; k++)
+        lo = lo << 8 | (uint8_t)name[8 + k];
+    return (name_key_t){hi, k == 8 ? lo : k ? lo << (8 * (8 - k)) : 0};
 }
 
 // strcmp's sign for (a_key, a) against (b_key, b), each key name_key of its name.

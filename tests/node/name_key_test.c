@@ -56,3 +56,29 @@ Test(name_key, orders_as_strcmp_on_random_names)
                      (unsigned long long)seed, round, a, b);
     }
 }
+
+// The key itself: the first 16 bytes, NUL-padded, as two big-endian numbers, for
+// every length around the word boundaries and with bytes above 0x7f.
+Test(name_key, is_the_first_16_bytes_zero_padded_big_endian)
+{
+    char name[24];
+    for (size_t len = 0; len < sizeof name; len++) {
+        for (int fill = 0; fill < 3; fill++) {
+            memset(name, 0, sizeof name);
+            for (size_t i = 0; i < len; i++)
+                name[i] = (char)(fill == 0 ? 'a' + i : fill == 1 ? 0x80 + i : 0xff - i);
+            uint8_t bytes[16] = {0};
+            memcpy(bytes, name, len < 16 ? len : 16);
+            uint64_t hi = 0, lo = 0;
+            for (size_t i = 0; i < 8; i++) {
+                hi = hi << 8 | bytes[i];
+                lo = lo << 8 | bytes[8 + i];
+            }
+            name_key_t key = name_key(name);
+            cr_assert_eq(key.hi, hi, "length %zu, fill %d: hi %016llx, want %016llx", len, fill,
+                         (unsigned long long)key.hi, (unsigned long long)hi);
+            cr_assert_eq(key.lo, lo, "length %zu, fill %d: lo %016llx, want %016llx", len, fill,
+                         (unsigned long long)key.lo, (unsigned long long)lo);
+        }
+    }
+}
