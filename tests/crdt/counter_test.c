@@ -466,8 +466,10 @@ equiv_seq_near(prop_rng_t *rng, uint64_t high_water)
     }
 }
 
-// A name that sorts just before or after an entry's (a prefix of it, or it with a
-// byte more), so new origins land first, last and between neighbours; else random.
+// A name that sorts just before or after an entry's (a prefix of it, it with a
+// byte more, or it with one byte changed anywhere, so that names agree on their
+// first words and differ in a later one), so new origins land first, last and
+// between neighbours; else random.
 static void
 equiv_new_name(prop_rng_t *rng, const reference_state_t *state, char name[CRDT_NAME_MAX + 1])
 {
@@ -477,10 +479,21 @@ equiv_new_name(prop_rng_t *rng, const reference_state_t *state, char name[CRDT_N
     const char *near = state->entries[prop_rng_below(rng, state->count)].high_water.origin;
     size_t len = strlen(near);
     memcpy(name, near, len + 1);
-    if (len > 1 && prop_rng_one_in(rng, 2))
-        name[len - 1 - prop_rng_below(rng, len - 1)] = '\0';
-    else if (len < CRDT_NAME_MAX)
-        name[len] = prop_rng_one_in(rng, 2) ? '\x01' : '\xff';
+    switch (prop_rng_below(rng, 3)) {
+    case 0:
+        if (len > 1) {
+            name[len - 1 - prop_rng_below(rng, len - 1)] = '\0';
+            break;
+        }
+        __attribute__((fallthrough)); // too short to cut
+    case 1:
+        if (len < CRDT_NAME_MAX)
+            name[len] = prop_rng_one_in(rng, 2) ? '\x01' : '\xff';
+        break;
+    default:
+        name[prop_rng_below(rng, len)] = prop_rng_one_in(rng, 2) ? '\x01' : '\xff';
+        break;
+    }
 }
 
 // An op of an origin the state holds (when it holds any), or of a new one.
