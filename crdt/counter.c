@@ -102,17 +102,9 @@ typedef struct {
     size_t len;           // 0 only for "no name yet"
 } counter_name_t;
 
-static uint64_t
-get_be64(const uint8_t *bytes)
-{
-    uint64_t value = 0;
-    for (int i = 0; i < 8; i++)
-        value = value << 8 | bytes[i];
-    return value;
-}
-
 // Eight bytes as a big-endian number, in one load where the compiler tells the
-// byte order (get_be64's loop, a few dozen instructions, otherwise).
+// byte order (a loop of shifts, a few dozen instructions, otherwise). Every entry
+// of a counter is read on every add: its seq and sum, and its name by words.
 static inline uint64_t
 load_be64(const uint8_t *bytes)
 {
@@ -125,7 +117,10 @@ load_be64(const uint8_t *bytes)
     memcpy(&value, bytes, sizeof value);
     return value;
 #else
-    return get_be64(bytes);
+    uint64_t value = 0;
+    for (int i = 0; i < 8; i++)
+        value = value << 8 | bytes[i];
+    return value;
 #endif
 }
 
@@ -194,10 +189,10 @@ counter_read_entry(codec_reader_t *reader, counter_name_t *name, uint64_t *seq, 
     const uint8_t *name_at = at + COUNTER_NAME_PREFIX_BYTES;
     if (has_nul(name_at, name_len))
         return -SM_ECORRUPT;
-    *seq = get_be64(name_at + name_len);
+    *seq = load_be64(name_at + name_len);
     if (*seq == 0)
         return -SM_ECORRUPT;
-    uint64_t wide = get_be64(name_at + name_len + 8);
+    uint64_t wide = load_be64(name_at + name_len + 8);
     // As codec_get_i64: converting above INT64_MAX is implementation-defined; this is not.
     *sum = wide <= INT64_MAX ? (int64_t)wide : -(int64_t)(UINT64_MAX - wide) - 1;
     *name = (counter_name_t){name_at, name_len};
