@@ -2,6 +2,7 @@
 // sweep of seeds, prints the operator report, and exits non-zero when a checker
 // failed. docs/SIMULATOR.md is the manual. The wall clock is read here only, to
 // print the simulator's speed; nothing inside the simulation sees it.
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -23,6 +24,18 @@
 #define EXIT_USAGE 2
 #define EXIT_ENVIRONMENT 3
 #define SIM_JOBS_MAX 64 // processes a sweep may use
+
+// A run of one seed ends the process, and the kernel takes its memory back at once:
+// freeing it block by block (1.4 GB in chain-200) took 4 s after the report, which
+// the operator waited for. It stays reachable from here, so a leak checker does not
+// count it lost. Sanitizer builds (the test command's) free it, so the destroy path
+// is still checked on every shipped scenario.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define SIM_FREE_AT_EXIT 1
+#else
+#define SIM_FREE_AT_EXIT 0
+#endif
+static sim_t *kept_until_exit;
 
 static const struct {
     const char *name;
@@ -246,6 +259,12 @@ run_seeds(const run_setup_t *setup, uint64_t first, uint64_t last, uint64_t stri
                          path);
             fputs(lines, stdout);
             fflush(stdout);
+        }
+        if (!setup->sweep && !SIM_FREE_AT_EXIT) {
+            assert(!kept_until_exit); // one seed: the loop ends here
+            sim_stop_threads(sim);
+            kept_until_exit = sim; // see SIM_FREE_AT_EXIT
+            continue;
         }
         sim_destroy(&sim);
     }

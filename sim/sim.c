@@ -476,6 +476,12 @@ sim_destroy(sim_t **self_p)
     *self_p = NULL;
 }
 
+void
+sim_stop_threads(sim_t *self)
+{
+    sim_window_destroy(&self->window);
+}
+
 int
 sim_run(sim_t *self, char *err, size_t err_size)
 {

@@ -34,6 +34,9 @@ typedef struct sim sim_t;
 sim_t *sim_new(const scenario_t *scenario, const rules_t *rules, const sim_options_t *options,
                char *err, size_t err_size);
 void sim_destroy(sim_t **self_p);
+// Joins the helper threads of sim_run's windows (sim_destroy does as well), for a
+// process about to exit without freeing the simulation; the report stays valid.
+void sim_stop_threads(sim_t *self);
 // Runs all phases and the checks. 0 when the run completed (whether or not the
 // checks passed: see sim_report_passed); <0 when the simulator itself failed (out
 // of memory), with err set.
