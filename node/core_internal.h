@@ -255,6 +255,12 @@ struct core {
     uint64_t advances_from;
     core_peer_state_t *peers;
     size_t peer_count;
+    // The indices in peers of those we have a link to (exchange), ascending: what
+    // the loops at every write and tick walk. A table holds every node of the mesh
+    // and a branch links to a few of them; finding those by walking the whole table
+    // read a cold line per node (chain-200: 200 for every write and tick).
+    uint32_t *exchange_peers;
+    size_t exchange_count;
     struct core_vv *authority_have; // the authority's version vector as far as known
     // During core_replicate_after_write: the origins the batch written advanced
     // (NULL: not known, out of memory).

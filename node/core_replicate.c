@@ -311,7 +311,7 @@ vv_remove(struct core_vv *vv, const char *origin)
     vv_log_gap(vv);
 }
 
-static int vv_copy_into(struct core_vv *dst, const struct core_vv *src);
+static int vv_copy_into(struct core_vv *dst, const struct core_vv *src, bool with_hashes);
 
 // A copy of vv (its changes count carries on, so caches keyed on it stay honest).
 // NULL when out of memory.
@@ -319,7 +319,7 @@ static struct core_vv *
 vv_copy(const struct core_vv *vv)
 {
     struct core_vv *copy = vv_new(vv->names);
-    if (copy && vv_copy_into(copy, vv) != 0)
+    if (copy && vv_copy_into(copy, vv, true) != 0)
         vv_free(copy), copy = NULL;
     return copy;
 }
@@ -359,32 +359,40 @@ vv_give_spare(core_t *self, int slot, struct core_vv *vv)
 // dst (from vv_take_spare) becomes what vv_copy(src) would return, with room for
 // as many entries again: the copy is raised by the batches in flight and then by
 // the stream, and an exact-size copy was reallocated (copied again) at once.
+// Without with_hashes the copy keeps no entry hashes (its first digest, if it ever
+// has one, hashes every entry): a stream position is never digested, and copying
+// the hashes of a 200-origin vector at every Hello was more than half the bytes.
 static int
-vv_copy_into(struct core_vv *dst, const struct core_vv *src)
+vv_copy_into(struct core_vv *dst, const struct core_vv *src, bool with_hashes)
 {
     assert(dst->names == src->names); // one core's vectors
-    if (!src->hashes) { // the copy holds no hashes either (its sum is src's: zero)
+    if (!src->hashes || !with_hashes) { // no hashes in the copy: its sum is zero
         free(dst->hashes);
         dst->hashes = NULL;
     }
     if (dst->cap < src->count + 1 && vv_reserve(dst, src->count < 8 ? 16 : 2 * src->count))
         return -SM_ENOMEM;
-    if (src->hashes && !dst->hashes) {
+    if (src->hashes && with_hashes && !dst->hashes) {
         dst->hashes = malloc(dst->cap * sizeof *dst->hashes);
         if (!dst->hashes)
             return -SM_ENOMEM;
     }
     if (src->count) {
         memcpy(dst->entries, src->entries, src->count * sizeof *dst->entries);
-        if (src->hashes)
+        if (dst->hashes)
             memcpy(dst->hashes, src->hashes, src->count * sizeof *dst->hashes);
     }
-    memcpy(dst->dirty, src->dirty, sizeof dst->dirty);
-    dst->dirty_count = src->dirty_count;
     dst->count = src->count;
     dst->changes = src->changes + 1;
     vv_log_gap(dst);
-    memcpy(dst->sum, src->sum, sizeof dst->sum); // with the entries' hashes it holds
+    if (dst->hashes) { // with the entries' hashes it holds
+        memcpy(dst->dirty, src->dirty, sizeof dst->dirty);
+        dst->dirty_count = src->dirty_count;
+        memcpy(dst->sum, src->sum, sizeof dst->sum);
+    } else {
+        dst->dirty_count = 0;
+        memset(dst->sum, 0, sizeof dst->sum);
+    }
     return 0;
 }
 
@@ -468,14 +476,17 @@ proto_vv_add(proto_vv_t *out, const char *origin, uint64_t seq)
 // have_generation (and for this node) (the canonical order of version vectors on the wire and in digests).
 typedef void (*have_fn)(void *arg, const char *origin, uint64_t seq);
 
-// our_have_each for since_generation > 0 from the advances ring, when it holds
-// every advance since then: the same calls in the same order. False: it does not.
+// Sets the bit of each origin (by index, so in name order) that a write after
+// since_generation advanced, from the advances ring, in the first
+// (origin_count + 63) / 64 words of marks. False when the ring does not hold every
+// advance since then (or since_generation is 0): the caller walks the table.
 static bool
-our_have_each_advanced(const core_t *self, uint64_t since_generation, have_fn fn, void *arg)
+advanced_since(const core_t *self, uint64_t since_generation,
+               uint64_t marks[CORE_ORIGINS_MAX / 64])
 {
     if (since_generation == 0 || since_generation < self->advances_from)
         return false;
-    uint64_t marks[CORE_ORIGINS_MAX / 64] = {0}; // one bit per origin, in name order
+    memset(marks, 0, (self->origin_count + 63) / 64 * sizeof *marks);
     for (size_t n = self->advance_count; n > 0; n--) {
         const core_advance_t *advance =
             &self->advances[(self->advance_start + n - 1) % CORE_ADVANCES_MAX];
@@ -484,6 +495,17 @@ our_have_each_advanced(const core_t *self, uint64_t since_generation, have_fn fn
         assert(advance->index < self->origin_count);
         marks[advance->index / 64] |= UINT64_C(1) << (advance->index % 64);
     }
+    return true;
+}
+
+// our_have_each for since_generation > 0 from the advances ring, when it holds
+// every advance since then: the same calls in the same order. False: it does not.
+static bool
+our_have_each_advanced(const core_t *self, uint64_t since_generation, have_fn fn, void *arg)
+{
+    uint64_t marks[CORE_ORIGINS_MAX / 64];
+    if (!advanced_since(self, since_generation, marks))
+        return false;
     bool own_done = self->durable.last_seq == 0;
     for (size_t word = 0; word < (self->origin_count + 63) / 64; word++) {
         for (uint64_t bits = marks[word]; bits != 0; bits &= bits - 1) {
@@ -1227,7 +1249,19 @@ next_lacking(const core_t *self, const core_peer_state_t *peer, uint64_t *from_s
         return NULL;
     }
     if (peer->caught_up) { // only origins that advanced since it lacked nothing
+        // Found from the advances ring when it reaches back that far: a walk of the
+        // table read a cold line of every origin for every peer at every write.
+        uint64_t marks[CORE_ORIGINS_MAX / 64];
+        bool marked = advanced_since(self, peer->caught_up_generation, marks);
         for (size_t i = 0; i < self->origin_count; i++) {
+            if (marked) {
+                uint64_t bits = marks[i / 64] >> (i % 64);
+                if (bits == 0) { // none at or after i in this word: on to the next
+                    i = (i / 64 + 1) * 64 - 1;
+                    continue;
+                }
+                i += (size_t)__builtin_ctzll(bits);
+            }
             const core_origin_t *origin = &self->origins[i];
             if (origin->advanced_generation <= peer->caught_up_generation)
                 continue;
@@ -1551,7 +1585,7 @@ on_have(core_t *self, core_peer_state_t *peer, Storemesh__VvEntry *const *have, 
     peer->in_flight = (uint32_t)kept;
     if (hello) {
         struct core_vv *sent = vv_take_spare(self, 2);
-        if (sent && vv_copy_into(sent, their)) {
+        if (sent && vv_copy_into(sent, their, false)) {
             vv_give_spare(self, 2, sent);
             sent = NULL;
         }
@@ -1811,9 +1845,9 @@ graft_from_others(core_t *self, const core_peer_state_t *silent)
     for (size_t i = 0; i < self->origin_count; i++)
         if (strcmp(self->origins[i].last_from, silent->name) == 0)
             names[count++] = self->origins[i].name;
-    for (size_t i = 0; count > 0 && i < self->peer_count; i++) {
-        core_peer_state_t *peer = &self->peers[i];
-        if (peer == silent || !peer->exchange || peer->silent || peer->last_receive_ms == 0)
+    for (size_t k = 0; count > 0 && k < self->exchange_count; k++) {
+        core_peer_state_t *peer = &self->peers[self->exchange_peers[k]];
+        if (peer == silent || peer->silent || peer->last_receive_ms == 0)
             continue;
         send_ack(self, peer, names, count, ACK_GRAFT);
         self->counters.grafts += count;
@@ -1826,9 +1860,9 @@ core_replicate_tick(core_t *self)
 {
     if (self->now_ms >= self->next_silence_ms) {
         uint64_t next = UINT64_MAX;
-        for (size_t i = 0; i < self->peer_count; i++) {
-            core_peer_state_t *peer = &self->peers[i];
-            if (!peer->exchange || peer->silent || peer->last_receive_ms == 0)
+        for (size_t k = 0; k < self->exchange_count; k++) {
+            core_peer_state_t *peer = &self->peers[self->exchange_peers[k]];
+            if (peer->silent || peer->last_receive_ms == 0)
                 continue;
             uint64_t deadline = peer->last_receive_ms + self->peer_timeout_ms;
             if (self->now_ms >= deadline) {
@@ -1848,11 +1882,10 @@ core_replicate_tick(core_t *self)
     if (self->peer_count == 0 || self->now_ms < self->next_hello_ms)
         return;
     self->next_hello_ms = self->now_ms + self->anti_entropy_ms;
-    for (size_t i = 0; i < self->peer_count; i++) {
-        if (!self->peers[i].exchange)
-            continue;
-        send_hello(self, &self->peers[i]);
-        pump(self, &self->peers[i]);
+    for (size_t k = 0; k < self->exchange_count; k++) {
+        core_peer_state_t *peer = &self->peers[self->exchange_peers[k]];
+        send_hello(self, peer);
+        pump(self, peer);
     }
 }
 
@@ -1884,10 +1917,8 @@ core_replicate_after_write(core_t *self, const core_batch_t *batch)
     }
     self->just_written = found;
     self->just_written_count = found_count;
-    for (size_t i = 0; i < self->peer_count; i++) {
-        core_peer_state_t *peer = &self->peers[i];
-        if (!peer->exchange)
-            continue;
+    for (size_t k = 0; k < self->exchange_count; k++) {
+        core_peer_state_t *peer = &self->peers[self->exchange_peers[k]];
         // Every CORE_ACK_EVERY_BATCHES batches, before its credit runs out; the
         // next Hello tells it about the rest. Acking every batch doubled the
         // messages of a mesh at low rates, where each batch is one operation.
@@ -1934,8 +1965,12 @@ core_set_peers(core_t *self, const core_peer_t *peers, size_t count)
     if (vv_keep_log(self->authority_have))
         return -SM_ENOMEM;
     core_peer_state_t *table = calloc(count ? count : 1, sizeof *table);
-    if (!table)
+    uint32_t *exchange = malloc((count ? count : 1) * sizeof *exchange);
+    if (!table || !exchange) {
+        free(table);
+        free(exchange);
         return -SM_ENOMEM;
+    }
     for (size_t i = 0; i < count; i++) {
         core_peer_state_t *old = peer_find(self, peers[i].name);
         if (old && memcmp(old->public_key, peers[i].public_key, sizeof old->public_key) == 0) {
@@ -1961,6 +1996,7 @@ core_set_peers(core_t *self, const core_peer_t *peers, size_t count)
             for (size_t k = 0; k <= i; k++)
                 peer_state_free(&table[k]);
             free(table);
+            free(exchange);
             return -SM_ENOMEM;
         }
         core_origin_t *origin = core_origin_find(self, peers[i].name);
@@ -1975,6 +2011,12 @@ core_set_peers(core_t *self, const core_peer_t *peers, size_t count)
     qsort(table, count, sizeof *table, compare_peer_names);
     self->peers = table;
     self->peer_count = count;
+    free(self->exchange_peers);
+    self->exchange_peers = exchange;
+    self->exchange_count = 0;
+    for (size_t i = 0; i < count; i++)
+        if (table[i].exchange)
+            exchange[self->exchange_count++] = (uint32_t)i;
     self->next_hello_ms = 0; // greet the new table at the next tick
     self->next_silence_ms = 0;
     return 0;
@@ -2040,6 +2082,9 @@ core_replicate_free(core_t *self)
     free(self->peers);
     self->peers = NULL;
     self->peer_count = 0;
+    free(self->exchange_peers);
+    self->exchange_peers = NULL;
+    self->exchange_count = 0;
     vv_free(self->authority_have);
     self->authority_have = NULL;
     for (size_t i = 0; self->sends && i < self->send_count; i++)
