@@ -1537,11 +1537,12 @@ rewind_sent(core_peer_state_t *peer, Storemesh__VvEntry *const *have, size_t cou
 
 // A Hello (hello true) carries the peer's whole version vector, or NULL have for
 // the idle form (the one we hold already); an Ack carries only the origins that
-// advanced, raised into what we hold for it.
+// advanced, raised into what we hold for it. holds_ours: the Hello showed the
+// peer holding everything we hold.
 static void
 on_have(core_t *self, core_peer_state_t *peer, Storemesh__VvEntry *const *have, size_t have_count,
         Storemesh__VvEntry *const *authority, size_t authority_count, uint32_t credit,
-        bool hello)
+        bool hello, bool holds_ours)
 {
     struct core_vv *their = peer->their_have;
     struct core_vv *old_have = NULL;
@@ -1594,11 +1595,19 @@ on_have(core_t *self, core_peer_state_t *peer, Storemesh__VvEntry *const *have, 
                 vv_give_spare(self, 2, sent); // out of memory: keep the old stream position
                 sent = NULL;
             }
+        // sent may have gone back: look at every origin again, unless the peer
+        // holds all we hold. Then sent, which is at least what it holds, lacks
+        // nothing, as the walk would find after reading every origin's entry (a
+        // cold line each: 6% of the L1 misses of chain-200's 24-hour cut).
+        peer->caught_up = false;
         if (sent) {
             vv_give_spare(self, 2, peer->sent);
             peer->sent = sent;
+            if (holds_ours) {
+                peer->caught_up = true;
+                peer->caught_up_generation = self->have_generation;
+            }
         }
-        peer->caught_up = false; // sent may have gone back: look at every origin again
     }
     peer->hello_seen = true;
     peer->credit = credit < CORE_PEER_CREDIT_BATCHES ? credit : CORE_PEER_CREDIT_BATCHES;
@@ -1737,7 +1746,7 @@ on_hello(core_t *self, core_peer_state_t *peer, const Storemesh__Hello *hello)
     }
     if (full) {
         on_have(self, peer, hello->have, hello->n_have, hello->authority_have,
-                hello->n_authority_have, hello->credit, true);
+                hello->n_authority_have, hello->credit, true, false);
         peer->need_their_full = false;
     } else {
         const char *authority_name = rules_authority(self->rules);
@@ -1748,8 +1757,13 @@ on_hello(core_t *self, core_peer_state_t *peer, const Storemesh__Hello *hello)
                 vv_raise_hinted(self->authority_have, whole->entries[i].origin,
                                 whole->entries[i].seq, &hint);
         }
+        // Its digest names what it holds (checked above against what we hold for
+        // it); equal to ours, it holds all we hold.
+        uint8_t ours[CORE_HASH_BYTES];
+        our_have_digest(self, ours);
+        bool holds_ours = memcmp(ours, hello->have_digest.data, CORE_HASH_BYTES) == 0;
         on_have(self, peer, NULL, 0, hello->authority_have, hello->n_authority_have,
-                hello->credit, true);
+                hello->credit, true, holds_ours);
     }
     graft_behind(self, peer, hello, full);
     if (peer->wants_full)
@@ -1795,7 +1809,7 @@ core_peer_receive(core_t *self, const char *peer_name, const uint8_t *bytes, siz
         if (ack->prune || ack->graft)
             set_lazy(peer, ack->have, ack->n_have, ack->prune);
         on_have(self, peer, ack->have, ack->n_have, ack->authority_have, ack->n_authority_have,
-                ack->credit, false);
+                ack->credit, false, false);
     } else if (message->body_case == STOREMESH__PEER_MESSAGE__BODY_OPS) {
         on_ops(self, peer, message->ops);
     } else {
