@@ -126,6 +126,11 @@ typedef struct {
     struct core_vv *authority_told;
     struct core_vv *authority_heard;
     uint64_t authority_told_changes; // authority_have's changes when told was last brought up to it
+    // The authority's own: authority_have was last raised by their_have when its
+    // changes count was authority_raised_changes (false: never, or their_have was
+    // replaced since).
+    bool authority_raised;
+    uint64_t authority_raised_changes;
     // It lacked nothing at have_generation caught_up_generation. As sent only grows
     // until the next Hello (which clears caught_up), it can since lack only origins
     // that advanced after that: next_lacking looks at those alone.

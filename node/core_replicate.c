@@ -1574,6 +1574,7 @@ on_have(core_t *self, core_peer_state_t *peer, Storemesh__VvEntry *const *have, 
         }
         old_have = peer->their_have;
         peer->their_have = their;
+        peer->authority_raised = false; // a new vector, with no change log
     } else if (!hello && (vv_raise_from_proto(their, have, have_count) ||
                           vv_raise_from_proto(peer->sent, have, have_count))) {
         self->counters.malformed++;
@@ -1733,6 +1734,40 @@ graft_behind(core_t *self, core_peer_state_t *peer, const Storemesh__Hello *hell
     vv_give_spare(self, 1, scan.graft);
 }
 
+// The authority's Hello raised what we hold for it (their_have): so is what we
+// know it holds. Only the entries raised since the last time, from their_have's
+// change log when it reaches back that far, else all of them: the same raises,
+// as authority_have only grows and was at least their_have after the last time.
+// A walk of all 200 entries for every Hello of the cloud was 3.5% of the
+// instructions of chain-200's 24-hour cut.
+static void
+raise_authority_from(core_t *self, core_peer_state_t *peer)
+{
+    struct core_vv *their = peer->their_have;
+    const vv_change_log_t *log = their->log;
+    uint64_t since = peer->authority_raised_changes;
+    bool missed = false; // a raise failed (out of memory, too many origins)
+    if (peer->authority_raised && log && since >= log->floor && since <= their->changes &&
+        their->changes - since <= VV_CHANGES_MAX) {
+        for (uint64_t c = since + 1; c <= their->changes; c++) {
+            const char *name = log->name[c % VV_CHANGES_MAX];
+            if (vv_raise(self->authority_have, name, vv_get(their, name)))
+                missed = true;
+        }
+    } else {
+        size_t hint = 0; // both sorted: one walk
+        for (size_t i = 0; i < their->count; i++)
+            if (vv_raise_hinted(self->authority_have, their->entries[i].origin,
+                                their->entries[i].seq, &hint))
+                missed = true;
+        if (vv_keep_log(their))
+            missed = true;
+    }
+    // A raise missed, or no log: the next Hello walks them all again.
+    peer->authority_raised = !missed;
+    peer->authority_raised_changes = their->changes;
+}
+
 static void
 on_hello(core_t *self, core_peer_state_t *peer, const Storemesh__Hello *hello)
 {
@@ -1769,13 +1804,8 @@ on_hello(core_t *self, core_peer_state_t *peer, const Storemesh__Hello *hello)
         peer->need_their_full = false;
     } else {
         const char *authority_name = rules_authority(self->rules);
-        if (authority_name && strcmp(peer->name, authority_name) == 0 && hello->n_have) {
-            const struct core_vv *whole = peer->their_have;
-            size_t hint = 0; // both sorted: one walk
-            for (size_t i = 0; i < whole->count; i++)
-                vv_raise_hinted(self->authority_have, whole->entries[i].origin,
-                                whole->entries[i].seq, &hint);
-        }
+        if (authority_name && strcmp(peer->name, authority_name) == 0 && hello->n_have)
+            raise_authority_from(self, peer);
         // Its digest names what it holds (checked above against what we hold for
         // it); equal to ours, it holds all we hold.
         uint8_t ours[CORE_HASH_BYTES];
