@@ -468,6 +468,57 @@ Test(replicate, a_link_that_connects_restarts_both_streams_at_once)
     mesh_free(&mesh);
 }
 
+// A Hello whose digest equals ours marks the peer caught up without a walk of our
+// origins (on_have's holds_ours). One from a peer that lacks a batch we sent and
+// lost must still have it sent again at once: the peer would otherwise get it only
+// by grafting at its next Hello, a period later.
+Test(replicate, a_hello_that_shows_a_lost_batch_gets_it_sent_again_at_once)
+{
+    static const char *const names[] = {"branch-a", "branch-b"};
+    test_anti_entropy_ms = 600000; // Hellos only when the test moves the clock a period on
+    mesh_t mesh;
+    mesh_init(&mesh, names, 2);
+    mesh_run(&mesh, 2); // the Hellos on start
+    submit(&mesh, 0, "stock", "sku-1", "on_hand", "add", "1", 5);
+    mesh_run(&mesh, 4);
+    cr_assert_eq(stock(&mesh, 1, "sku-1"), 5);
+    mesh.link[0][1] = false; // a's next batch to b is lost
+    submit(&mesh, 0, "stock", "sku-1", "on_hand", "add", "1", 10);
+    mesh_run(&mesh, 4);
+    mesh.link[0][1] = true;
+    cr_assert_eq(stock(&mesh, 1, "sku-1"), 5);
+    // A period on, both say Hello. a's is lost, so that b cannot learn from it what
+    // it lacks and ask: only b's Hello can make a send the batch again.
+    mesh.now_ms += test_anti_entropy_ms;
+    for (int i = 0; i < mesh.count; i++) {
+        core_tick(mesh.nodes[i].core, mesh.now_ms);
+        node_effects(&mesh, i);
+    }
+    size_t kept = 0;
+    for (size_t k = 0; k < mesh.wire_count; k++) {
+        if (mesh.wire[k].from == 0)
+            free(mesh.wire[k].bytes);
+        else
+            mesh.wire[kept++] = mesh.wire[k];
+    }
+    cr_assert_eq(kept, 1, "b's Hello alone is on the wire");
+    mesh.wire_count = kept;
+    mesh.hellos_full = mesh.hellos_changed = mesh.hellos_idle = 0;
+    mesh_run(&mesh, 3);
+    cr_assert_eq(mesh.hellos_full, 0, "a compact Hello, which carries the digest");
+    cr_assert_eq(mesh.hellos_changed + mesh.hellos_idle, 1);
+    cr_assert_eq(stock(&mesh, 1, "sku-1"), 15, "b's Hello shows the lost batch: a sends it again");
+    assert_same_digest(&mesh, 0, 1);
+    // Both hold all the other holds: the next round of Hellos sends no operations.
+    mesh.ops_batches = 0;
+    mesh.now_ms += test_anti_entropy_ms;
+    mesh_run(&mesh, 3);
+    cr_assert_eq(mesh.ops_batches, 0, "nothing is sent to a peer that holds it all");
+    assert_same_digest(&mesh, 0, 1);
+    test_anti_entropy_ms = 0;
+    mesh_free(&mesh);
+}
+
 static uint64_t
 repeats_in_mesh(const mesh_t *mesh)
 {
