@@ -122,6 +122,15 @@ vv_log_change(struct core_vv *vv, const char *name)
         vv->log->name[vv->changes % VV_CHANGES_MAX] = name;
 }
 
+// True when vv's change log names every raise after its changes count was since:
+// the names at changes since + 1 .. vv->changes are log->name[c % VV_CHANGES_MAX].
+static bool
+vv_log_reaches(const struct core_vv *vv, uint64_t since)
+{
+    return vv->log && since >= vv->log->floor && since <= vv->changes &&
+           vv->changes - since <= VV_CHANGES_MAX;
+}
+
 // vv->changes was bumped by something that is no single raise: no record reaches
 // back past it.
 static void
@@ -665,7 +674,7 @@ authority_changed_from_log(const struct core_vv *vv, const struct core_vv *told,
                            proto_vv_t *out)
 {
     const vv_change_log_t *log = vv->log;
-    if (!log || since < log->floor || since > vv->changes || vv->changes - since > VV_CHANGES_MAX)
+    if (!vv_log_reaches(vv, since))
         return false;
     // Where each raised entry sits in vv now, each once, in vv's order (insertion
     // sort: at most VV_CHANGES_MAX, usually a few).
@@ -1744,13 +1753,11 @@ static void
 raise_authority_from(core_t *self, core_peer_state_t *peer)
 {
     struct core_vv *their = peer->their_have;
-    const vv_change_log_t *log = their->log;
     uint64_t since = peer->authority_raised_changes;
     bool missed = false; // a raise failed (out of memory, too many origins)
-    if (peer->authority_raised && log && since >= log->floor && since <= their->changes &&
-        their->changes - since <= VV_CHANGES_MAX) {
+    if (peer->authority_raised && vv_log_reaches(their, since)) {
         for (uint64_t c = since + 1; c <= their->changes; c++) {
-            const char *name = log->name[c % VV_CHANGES_MAX];
+            const char *name = their->log->name[c % VV_CHANGES_MAX];
             if (vv_raise(self->authority_have, name, vv_get(their, name)))
                 missed = true;
         }
