@@ -14,6 +14,7 @@
 #include "core_internal.h"
 #include "keys.h"
 #include "op_pack.h"
+#include "peer_pack.h"
 #include "sm_string.h"
 #include "sm_error.h"
 #include "storemesh.pb-c.h"
@@ -897,10 +898,10 @@ static uint8_t *
 pack_message(Storemesh__PeerMessage *message, size_t *len)
 {
     message->version = 1;
-    *len = storemesh__peer_message__get_packed_size(message);
+    *len = peer_message_pack_size(message);
     uint8_t *bytes = malloc(*len ? *len : 1);
     if (bytes)
-        storemesh__peer_message__pack(message, bytes);
+        peer_message_pack(message, bytes);
     return bytes;
 }
 
@@ -1841,7 +1842,7 @@ core_peer_receive(core_t *self, const char *peer_name, const uint8_t *bytes, siz
     // it: 2.5% of a simulation's instructions).
     arena_reset(&self->decode_arena);
     ProtobufCAllocator arena = arena_protobuf_allocator(&self->decode_arena);
-    Storemesh__PeerMessage *message = storemesh__peer_message__unpack(&arena, len, bytes);
+    Storemesh__PeerMessage *message = peer_message_unpack(&arena, len, bytes);
     if (!message || message->version != 1) {
         self->counters.malformed++;
         return;

@@ -20,10 +20,11 @@ size_t op_pack(const Storemesh__Operation *op, uint8_t *out);
 // Decodes an Operation into memory from allocator (an arena: nothing is freed one
 // by one; not NULL). The same result as storemesh__operation__unpack, which it
 // hands anything but the canonical encoding to (fields in number order, each
-// once, no unknown fields, no empty bytes written out), so it decodes what
-// op_pack and protobuf-c write without protobuf-c's table walk: a third of what
-// taking in a peer's operations cost. op_pack_test compares the two on random and
-// damaged operations. NULL when the bytes are not an Operation or memory ran out.
+// once, no unknown fields, no empty bytes written out, varints in their shortest
+// form: wire.h), so it decodes what op_pack and protobuf-c write without
+// protobuf-c's table walk: a third of what taking in a peer's operations cost.
+// op_pack_test compares the two on random and damaged operations. NULL when the
+// bytes are not an Operation or memory ran out.
 Storemesh__Operation *op_unpack(ProtobufCAllocator *allocator, size_t len, const uint8_t *data);
 
 #endif

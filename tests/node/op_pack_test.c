@@ -9,52 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../crdt/prop.h"
 #include "arena.h"
 #include "op_pack.h"
 #include "storemesh.pb-c.h"
+#include "wire_random.h"
 
 #define CASES 20000
 #define SEED 20261206u
-
-// 0, a small number, or any 64-bit number.
-static uint64_t
-number(prop_rng_t *rng)
-{
-    switch (prop_rng_next(rng) % 4) {
-    case 0:
-        return 0;
-    case 1:
-        return prop_rng_next(rng) % 300;
-    case 2:
-        return prop_rng_next(rng) >> (prop_rng_next(rng) % 64);
-    default:
-        return prop_rng_next(rng);
-    }
-}
-
-// NULL, "", or up to 200 non-NUL bytes (some past 127, some past 127 in length).
-static char *
-text(prop_rng_t *rng, char *buffer)
-{
-    uint64_t pick = prop_rng_next(rng) % 8;
-    if (pick == 0)
-        return NULL;
-    size_t len = pick == 1 ? 0 : prop_rng_next(rng) % 201;
-    for (size_t i = 0; i < len; i++)
-        buffer[i] = (char)(1 + prop_rng_next(rng) % 255);
-    buffer[len] = 0;
-    return buffer;
-}
-
-static ProtobufCBinaryData
-bytes(prop_rng_t *rng, uint8_t *buffer)
-{
-    size_t len = prop_rng_next(rng) % 3 == 0 ? 0 : prop_rng_next(rng) % 160;
-    for (size_t i = 0; i < len; i++)
-        buffer[i] = (uint8_t)prop_rng_next(rng);
-    return (ProtobufCBinaryData){len, buffer};
-}
 
 typedef struct {
     char strings[8][256];
@@ -69,25 +30,25 @@ static void
 random_operation(prop_rng_t *r, op_buffers_t *b, Storemesh__Operation *op)
 {
     storemesh__operation__init(op);
-    op->origin = text(r, b->strings[0]);
-    op->seq = number(r);
-    op->hlc = number(r);
-    op->rules_hash = bytes(r, b->blobs[0]);
-    op->prev_hash = bytes(r, b->blobs[1]);
-    op->command_id = text(r, b->strings[1]);
-    op->source = text(r, b->strings[2]);
-    op->type = text(r, b->strings[3]);
-    op->key = text(r, b->strings[4]);
-    op->field = text(r, b->strings[5]);
+    op->origin = wire_random_text(r, b->strings[0]);
+    op->seq = wire_random_number(r);
+    op->hlc = wire_random_number(r);
+    op->rules_hash = wire_random_bytes(r, b->blobs[0]);
+    op->prev_hash = wire_random_bytes(r, b->blobs[1]);
+    op->command_id = wire_random_text(r, b->strings[1]);
+    op->source = wire_random_text(r, b->strings[2]);
+    op->type = wire_random_text(r, b->strings[3]);
+    op->key = wire_random_text(r, b->strings[4]);
+    op->field = wire_random_text(r, b->strings[5]);
     op->op = (Storemesh__OpKind)((int)(prop_rng_next(r) % 5) - 1); // -1 to 3
     static const int64_t edges[] = {0, 1, -1, INT64_MIN, INT64_MAX, -24};
     op->delta = prop_rng_next(r) % 2 ? edges[prop_rng_next(r) % 6] : (int64_t)prop_rng_next(r);
-    op->value = bytes(r, b->blobs[2]);
+    op->value = wire_random_bytes(r, b->blobs[2]);
     op->n_observed = prop_rng_next(r) % 7;
     for (size_t i = 0; i < op->n_observed; i++) {
         storemesh__tag__init(&b->tags[i]);
-        b->tags[i].origin = text(r, b->tag_origins[i]);
-        b->tags[i].seq = number(r);
+        b->tags[i].origin = wire_random_text(r, b->tag_origins[i]);
+        b->tags[i].seq = wire_random_number(r);
         b->pointers[i] = &b->tags[i];
     }
     op->observed = b->pointers;
@@ -190,27 +151,27 @@ Test(op_pack, writes_the_bytes_protobuf_c_writes)
         uint64_t case_seed = prop_rng_next(&rng);
         prop_rng_t r = {case_seed};
         Storemesh__Operation op = STOREMESH__OPERATION__INIT;
-        op.origin = text(&r, strings[0]);
-        op.seq = number(&r);
-        op.hlc = number(&r);
-        op.rules_hash = bytes(&r, blobs[0]);
-        op.prev_hash = bytes(&r, blobs[1]);
-        op.command_id = text(&r, strings[1]);
-        op.source = text(&r, strings[2]);
-        op.type = text(&r, strings[3]);
-        op.key = text(&r, strings[4]);
-        op.field = text(&r, strings[5]);
+        op.origin = wire_random_text(&r, strings[0]);
+        op.seq = wire_random_number(&r);
+        op.hlc = wire_random_number(&r);
+        op.rules_hash = wire_random_bytes(&r, blobs[0]);
+        op.prev_hash = wire_random_bytes(&r, blobs[1]);
+        op.command_id = wire_random_text(&r, strings[1]);
+        op.source = wire_random_text(&r, strings[2]);
+        op.type = wire_random_text(&r, strings[3]);
+        op.key = wire_random_text(&r, strings[4]);
+        op.field = wire_random_text(&r, strings[5]);
         op.op = (Storemesh__OpKind)((int)(prop_rng_next(&r) % 5) - 1); // -1 to 3
         static const int64_t edges[] = {0, 1, -1, INT64_MIN, INT64_MAX, -24};
         op.delta = prop_rng_next(&r) % 2 ? edges[prop_rng_next(&r) % 6] : (int64_t)prop_rng_next(&r);
-        op.value = bytes(&r, blobs[2]);
+        op.value = wire_random_bytes(&r, blobs[2]);
         Storemesh__Tag tags[6];
         Storemesh__Tag *pointers[6];
         op.n_observed = prop_rng_next(&r) % 7;
         for (size_t i = 0; i < op.n_observed; i++) {
             storemesh__tag__init(&tags[i]);
-            tags[i].origin = text(&r, tag_origins[i]);
-            tags[i].seq = number(&r);
+            tags[i].origin = wire_random_text(&r, tag_origins[i]);
+            tags[i].seq = wire_random_number(&r);
             pointers[i] = &tags[i];
         }
         op.observed = pointers;
