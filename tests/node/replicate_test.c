@@ -50,6 +50,8 @@ typedef struct {
     size_t ops_batches;           // OpsBatch messages seen on the wire
     size_t ops_batch_ops_max;     // the most operations one of them carried
     size_t writes[MESH_NODES_MAX]; // WRITE effects each node carried out
+    bool drop_acks[MESH_NODES_MAX]; // the network loses every Ack this node sends
+    size_t acks_dropped;
     // A node whose writes are held: its WRITE effect stays in flight until the test
     // finishes it with mesh_finish_held_write.
     bool hold_writes[MESH_NODES_MAX];
@@ -228,9 +230,14 @@ mesh_run(mesh_t *mesh, int rounds_max)
                 if (decoded->ops->n_operations > mesh->ops_batch_ops_max)
                     mesh->ops_batch_ops_max = decoded->ops->n_operations;
             }
+            bool drop = decoded && decoded->body_case == STOREMESH__PEER_MESSAGE__BODY_ACK &&
+                        mesh->drop_acks[message->from];
             storemesh__peer_message__free_unpacked(decoded, NULL);
-            core_peer_receive(mesh->nodes[message->to].core, mesh->nodes[message->from].name,
-                              message->bytes, message->len, mesh->now_ms);
+            if (drop)
+                mesh->acks_dropped++;
+            else
+                core_peer_receive(mesh->nodes[message->to].core, mesh->nodes[message->from].name,
+                                  message->bytes, message->len, mesh->now_ms);
             free(message->bytes);
         }
         memmove(mesh->wire, mesh->wire + count, (mesh->wire_count - count) * sizeof *mesh->wire);
@@ -394,6 +401,40 @@ Test(replicate, a_branch_away_from_the_cloud_learns_its_acknowledgement_through_
                  (unsigned long long)status.queue_depth);
     core_status(mesh.nodes[1].core, mesh.now_ms, &status);
     cr_assert_eq(status.queue_depth, 0);
+    mesh_free(&mesh);
+}
+
+// With every Ack of the cloud lost, its Hellos alone tell a branch what it holds:
+// the entries a changed-form Hello lists raise what the branch knows the authority
+// holds, and the branch passes that on to one that cannot see the cloud. (Without
+// that raise, nothing here ever empties a queue.)
+Test(replicate, the_clouds_hellos_alone_tell_branches_what_it_holds)
+{
+    static const char *const names[] = {"branch-a", "branch-b", "cloud"};
+    mesh_t mesh;
+    mesh_init(&mesh, names, 3);
+    mesh.link[0][2] = mesh.link[2][0] = false; // a reaches the cloud only through b
+    mesh.drop_acks[2] = true;
+    mesh_set_peers(&mesh);
+    mesh_run(&mesh, 4);
+    uint64_t full_before = mesh.hellos_full;
+    for (int round = 0; round < 12; round++) {
+        submit(&mesh, 0, "stock", "sku-1", "on_hand", "add", "1", 3);
+        submit(&mesh, 1, "stock", "sku-2", "on_hand", "add", "1", 2);
+        mesh_run(&mesh, 2);
+    }
+    mesh_run(&mesh, 12);
+    cr_assert_eq(stock(&mesh, 2, "sku-1"), 36, "the cloud holds a's writes");
+    cr_assert_eq(stock(&mesh, 2, "sku-2"), 24, "and b's");
+    cr_assert_gt(mesh.acks_dropped, 0, "the cloud acknowledged batches, and those were lost");
+    cr_assert_eq(mesh.hellos_full, full_before, "the Hellos after the first were not in full");
+    core_status_t status;
+    core_status(mesh.nodes[1].core, mesh.now_ms, &status);
+    cr_assert_eq(status.queue_depth, 0, "b knows the cloud holds its writes (%llu still queued)",
+                 (unsigned long long)status.queue_depth);
+    core_status(mesh.nodes[0].core, mesh.now_ms, &status);
+    cr_assert_eq(status.queue_depth, 0, "a knows it through b (%llu still queued)",
+                 (unsigned long long)status.queue_depth);
     mesh_free(&mesh);
 }
 
