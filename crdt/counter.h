@@ -21,6 +21,13 @@
 // leave int64; -SM_ECORRUPT, -SM_ENOMEM.
 int counter_apply(const uint8_t *state_in, size_t state_in_len, const crdt_op_t *op,
                   crdt_buf_t *state_out);
+// counter_apply for a state an apply wrote or counter_check passed: the same
+// result, reading entries only as far as op's origin (counter.c, counter_find).
+int counter_apply_known(const uint8_t *state_in, size_t state_in_len, const crdt_op_t *op,
+                        crdt_buf_t *state_out);
+// 0 when state (len 0: none) is a counter's encoding as counter_apply checks it;
+// -SM_ECORRUPT otherwise.
+int counter_check(const uint8_t *state, size_t state_len);
 // view->number is the sum over all origins. 0; -SM_ERANGE when that sum leaves
 // int64; -SM_ECORRUPT, -SM_ENOMEM.
 int counter_view(const uint8_t *state, size_t state_len, crdt_view_t *view);

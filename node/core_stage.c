@@ -452,12 +452,14 @@ owner_allows(core_t *self, const checked_t *checked, const core_command_t *comma
     return false;
 }
 
-// Reads a field state: the batches not yet on disk, then the cache, then storage.
-// *state is borrowed until the next change to an overlay or the cache; when it
-// came from storage, *owned holds it and the caller frees *owned. An absent state
-// has length 0.
-static int read_state(core_t *self, const uint8_t *key, size_t key_len, const uint8_t **state,
-                      size_t *state_len, uint8_t **owned);
+// Reads a field state of merge kind `kind`: the batches not yet on disk, then the
+// cache, then storage. *state is borrowed until the next change to an overlay or
+// the cache; when it came from storage, *owned holds it and the caller frees
+// *owned. An absent state has length 0. Every state it gives is known to the crdt
+// layer (crdt_field_apply_known): written by an apply here, or checked with
+// crdt_field_check when it came from storage (-SM_ECORRUPT when it fails).
+static int read_state(core_t *self, crdt_kind_t kind, const uint8_t *key, size_t key_len,
+                      const uint8_t **state, size_t *state_len, uint8_t **owned);
 
 // A first-writer-wins field already written here refuses a second write at once:
 // the till learns now, not after replication, that the voucher is spent. Writes
@@ -473,7 +475,7 @@ first_write_allows(core_t *self, const checked_t *checked, const core_command_t 
     const uint8_t *state = NULL;
     uint8_t *owned = NULL;
     size_t state_len = 0;
-    *rc = read_state(self, key, key_len, &state, &state_len, &owned);
+    *rc = read_state(self, CRDT_KIND_FWW, key, key_len, &state, &state_len, &owned);
     if (*rc || state_len == 0) {
         free(owned);
         return *rc == 0;
@@ -504,8 +506,8 @@ entity_has_origin_owner(const rules_entity_t *entity)
 }
 
 static int
-read_state(core_t *self, const uint8_t *key, size_t key_len, const uint8_t **state,
-           size_t *state_len, uint8_t **owned)
+read_state(core_t *self, crdt_kind_t kind, const uint8_t *key, size_t key_len,
+           const uint8_t **state, size_t *state_len, uint8_t **owned)
 {
     *state = NULL;
     *state_len = 0;
@@ -521,8 +523,14 @@ read_state(core_t *self, const uint8_t *key, size_t key_len, const uint8_t **sta
         *state_len = 0;
         return 0;
     }
-    if (rc)
+    if (rc == 0)
+        rc = crdt_field_check(kind, *owned, *state_len); // what the cache holds is known
+    if (rc) {
+        free(*owned);
+        *owned = NULL;
+        *state_len = 0;
         return rc;
+    }
     *state = *owned;
     if (overlay_count(self->state_cache) >= CORE_STATE_CACHE_ENTRIES_MAX)
         overlay_clear(self->state_cache);
@@ -540,9 +548,9 @@ apply_to_overlay(core_t *self, crdt_kind_t kind, const uint8_t *key, size_t key_
     const uint8_t *state = NULL;
     uint8_t *owned = NULL;
     size_t state_len = 0;
-    int rc = read_state(self, key, key_len, &state, &state_len, &owned);
+    int rc = read_state(self, kind, key, key_len, &state, &state_len, &owned);
     if (rc == 0)
-        rc = crdt_field_apply(kind, state, state_len, op, scratch);
+        rc = crdt_field_apply_known(kind, state, state_len, op, scratch);
     free(owned);
     return rc;
 }
@@ -606,7 +614,8 @@ prepare(core_t *self, const core_command_t *command, const checked_t *checked,
     const uint8_t *state = NULL;
     uint8_t *owned = NULL;
     size_t state_len = 0;
-    int rc = read_state(self, out->state_key, out->state_key_len, &state, &state_len, &owned);
+    int rc = read_state(self, kind, out->state_key, out->state_key_len, &state, &state_len,
+                        &owned);
     if (rc)
         return rc;
     crdt_tag_t *observed = NULL;
@@ -621,7 +630,7 @@ prepare(core_t *self, const core_command_t *command, const checked_t *checked,
                     .observed = observed,
                     .observed_count = observed_count};
     if (rc == 0)
-        rc = crdt_field_apply(kind, state, state_len, &op, out->field_state);
+        rc = crdt_field_apply_known(kind, state, state_len, &op, out->field_state);
     free(owned);
     if (rc == 0)
         rc = pack_operation(self, command, checked, stamp, observed, observed_count, out);

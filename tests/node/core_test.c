@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec.h"
 #include "core.h"
+#include "keys.h"
 #include "rules.h"
 #include "sm_error.h"
 #include "store_rocks.h"
@@ -680,5 +682,50 @@ Test(core, a_retry_of_an_empty_value_is_a_repeat)
     cr_assert_str_eq(again.audit_id, first.audit_id);
     core_result_t other = submit_one(&f, 3, cmd("e-0", "customer", "c1", "email", "set", "x"));
     cr_assert_eq(other.code, CORE_RESULT_BAD_INPUT);
+    teardown(&f);
+}
+
+// A field state read from storage is checked whole before an add builds on it: the
+// add itself reads a counter's entries only as far as its own origin's
+// (crdt_field_apply_known), so a damaged entry after it would otherwise be carried
+// into every later state.
+Test(core, a_damaged_counter_state_in_storage_is_refused_not_built_on)
+{
+    fixture_t f = {0};
+    setup(&f, "branch-a");
+    // branch-a's entry, then one of branch-z's whose seq is 0: no apply writes that.
+    crdt_buf_t state;
+    crdt_buf_init(&state);
+    codec_writer_t writer;
+    codec_writer_init(&writer, &state);
+    codec_put_header(&writer, CRDT_KIND_COUNTER);
+    codec_put_count(&writer, 2);
+    crdt_tag_t a = {.origin = "branch-a", .seq = 1};
+    crdt_tag_t z = {.origin = "branch-z", .seq = 1};
+    codec_put_tag(&writer, &a);
+    codec_put_i64(&writer, 5);
+    codec_put_tag(&writer, &z);
+    codec_put_i64(&writer, 7);
+    cr_assert_eq(writer.rc, 0);
+    memset(state.data + state.len - 16, 0, 8); // branch-z's seq
+    uint8_t key[KEYS_MAX];
+    size_t key_len = keys_state(key, "stock", "s1", "on_hand");
+    store_batch_t batch;
+    store_batch_init(&batch);
+    cr_assert_eq(store_batch_put(&batch, STORE_CF_STATE, key, key_len, state.data, state.len), 0);
+    char err[256];
+    cr_assert_eq(store_rocks_write(f.store, &batch, true, err, sizeof err), 0, "%s", err);
+    store_batch_free(&batch);
+
+    core_result_t result = submit_one(&f, 1, cmd("till-1", "stock", "s1", "on_hand", "add", "1"));
+    cr_assert_neq(result.code, CORE_RESULT_OK, "an add on a damaged state is not acknowledged");
+    store_reader_t reader = store_rocks_reader(f.store);
+    uint8_t *stored = NULL;
+    size_t stored_len = 0;
+    cr_assert_eq(reader.get(reader.ctx, STORE_CF_STATE, key, key_len, &stored, &stored_len), 0);
+    cr_assert(stored_len == state.len && memcmp(stored, state.data, state.len) == 0,
+              "the state on disk is as it was");
+    free(stored);
+    crdt_buf_free(&state);
     teardown(&f);
 }
