@@ -233,10 +233,69 @@ counter_scan_entry(codec_reader_t *reader, counter_name_t *name, counter_name_t 
 }
 
 // Checks state as counter_decode does, without copying entries out, and finds
-// origin's slot. The whole state is read even when the origin comes early, so a
-// corrupt tail is -SM_ECORRUPT here too. An empty state (len 0) has no entries.
+// origin's slot (reader: just past the count). The whole state is read even when
+// the origin comes early, so a corrupt tail is -SM_ECORRUPT here too.
 static int
-counter_scan(const uint8_t *state, size_t state_len, const crdt_tag_t *origin, counter_slot_t *slot)
+counter_scan(codec_reader_t *reader, counter_name_t origin_name, counter_slot_t *slot)
+{
+    counter_name_t name = {NULL, 0};
+    bool is_placed = false;
+    for (size_t index = 0; index < slot->count; index++) {
+        int rc = counter_scan_entry(reader, &name, origin_name, slot, &is_placed);
+        if (rc != 0)
+            return rc;
+    }
+    if (!is_placed)
+        slot->entry_pos = reader->pos; // the origin sorts after every entry
+    return codec_reader_at_end(reader) ? 0 : -SM_ECORRUPT;
+}
+
+// counter_scan's slot for a state known to be a counter's encoding (an apply wrote
+// it, or counter_check passed it): reads entries only as far as origin's place,
+// the rest is not checked again. Every length is still checked against the bytes,
+// so a state that is not such an encoding gives -SM_ECORRUPT or a wrong slot,
+// never a read outside it. Checking every entry of every state on every add was a
+// sixth of a 200-branch simulation's instructions: a stock counter holds an entry
+// per branch that moved it, and one add read and checked all of them.
+static int
+counter_find(codec_reader_t *reader, counter_name_t origin_name, counter_slot_t *slot)
+{
+    const uint8_t *state = reader->data;
+    size_t state_len = reader->len;
+    for (size_t index = 0; index < slot->count; index++) {
+        const uint8_t *at = state + reader->pos;
+        size_t remaining = state_len - reader->pos;
+        if (remaining < COUNTER_NAME_PREFIX_BYTES + COUNTER_SEQ_SUM_BYTES)
+            return -SM_ECORRUPT;
+        size_t name_len = (size_t)at[0] << 24 | (size_t)at[1] << 16 | (size_t)at[2] << 8 | at[3];
+        if (name_len > remaining - COUNTER_NAME_PREFIX_BYTES - COUNTER_SEQ_SUM_BYTES)
+            return -SM_ECORRUPT;
+        int order = name_compare((counter_name_t){at + COUNTER_NAME_PREFIX_BYTES, name_len},
+                                 origin_name);
+        if (order < 0) {
+            reader->pos += COUNTER_NAME_PREFIX_BYTES + name_len + COUNTER_SEQ_SUM_BYTES;
+            continue;
+        }
+        slot->entry_pos = reader->pos;
+        if (order == 0) {
+            counter_name_t name;
+            int rc = counter_read_entry(reader, &name, &slot->seq, &slot->sum);
+            if (rc != 0)
+                return rc;
+            slot->is_found = true;
+            slot->entry_end = reader->pos;
+        }
+        return 0;
+    }
+    slot->entry_pos = reader->pos; // the origin sorts after every entry
+    return codec_reader_at_end(reader) ? 0 : -SM_ECORRUPT;
+}
+
+// Where origin's entry is or goes in state (len 0: no entries): by counter_find
+// when the state is known, else by counter_scan.
+static int
+counter_locate(const uint8_t *state, size_t state_len, const crdt_tag_t *origin, bool known,
+               counter_slot_t *slot)
 {
     *slot = (counter_slot_t){0};
     if (state_len == 0)
@@ -253,69 +312,8 @@ counter_scan(const uint8_t *state, size_t state_len, const crdt_tag_t *origin, c
     // strnlen, as strncmp would stop there too (the op was checked, so at its NUL).
     counter_name_t origin_name = {(const uint8_t *)origin->origin,
                                   strnlen(origin->origin, sizeof origin->origin)};
-    counter_name_t name = {NULL, 0};
-    bool is_placed = false;
-    for (size_t index = 0; index < slot->count; index++) {
-        rc = counter_scan_entry(&reader, &name, origin_name, slot, &is_placed);
-        if (rc != 0)
-            return rc;
-    }
-    if (!is_placed)
-        slot->entry_pos = reader.pos; // the origin sorts after every entry
-    return codec_reader_at_end(&reader) ? 0 : -SM_ECORRUPT;
-}
-
-// counter_scan's slot for a state known to be a counter's encoding (an apply wrote
-// it, or counter_check passed it): reads entries only as far as origin's place,
-// the rest is not checked again. Every length is still checked against the bytes,
-// so a state that is not such an encoding gives -SM_ECORRUPT or a wrong slot,
-// never a read outside it. Checking every entry of every state on every add was a
-// sixth of a 200-branch simulation's instructions: a stock counter holds an entry
-// per branch that moved it, and one add read and checked all of them.
-static int
-counter_find(const uint8_t *state, size_t state_len, const crdt_tag_t *origin, counter_slot_t *slot)
-{
-    *slot = (counter_slot_t){0};
-    if (state_len == 0)
-        return 0;
-    codec_reader_t reader;
-    codec_reader_init(&reader, state, state_len);
-    int rc = codec_get_header(&reader, CRDT_KIND_COUNTER);
-    if (rc == 0)
-        rc = codec_get_count(&reader, COUNTER_ENTRY_BYTES_MIN, &slot->count);
-    if (rc != 0)
-        return rc;
-    if (slot->count == 0)
-        return -SM_ECORRUPT;
-    counter_name_t origin_name = {(const uint8_t *)origin->origin,
-                                  strnlen(origin->origin, sizeof origin->origin)};
-    for (size_t index = 0; index < slot->count; index++) {
-        const uint8_t *at = state + reader.pos;
-        size_t remaining = state_len - reader.pos;
-        if (remaining < COUNTER_NAME_PREFIX_BYTES + COUNTER_SEQ_SUM_BYTES)
-            return -SM_ECORRUPT;
-        size_t name_len = (size_t)at[0] << 24 | (size_t)at[1] << 16 | (size_t)at[2] << 8 | at[3];
-        if (name_len > remaining - COUNTER_NAME_PREFIX_BYTES - COUNTER_SEQ_SUM_BYTES)
-            return -SM_ECORRUPT;
-        int order = name_compare((counter_name_t){at + COUNTER_NAME_PREFIX_BYTES, name_len},
-                                 origin_name);
-        if (order < 0) {
-            reader.pos += COUNTER_NAME_PREFIX_BYTES + name_len + COUNTER_SEQ_SUM_BYTES;
-            continue;
-        }
-        slot->entry_pos = reader.pos;
-        if (order == 0) {
-            counter_name_t name;
-            rc = counter_read_entry(&reader, &name, &slot->seq, &slot->sum);
-            if (rc != 0)
-                return rc;
-            slot->is_found = true;
-            slot->entry_end = reader.pos;
-        }
-        return 0;
-    }
-    slot->entry_pos = reader.pos; // the origin sorts after every entry
-    return codec_reader_at_end(&reader) ? 0 : -SM_ECORRUPT;
+    return known ? counter_find(&reader, origin_name, slot)
+                 : counter_scan(&reader, origin_name, slot);
 }
 
 int
@@ -323,7 +321,7 @@ counter_check(const uint8_t *state, size_t state_len)
 {
     static const crdt_tag_t none = {{0}, 0}; // sorts before every name: placed at once
     counter_slot_t slot;
-    return counter_scan(state, state_len, &none, &slot);
+    return counter_locate(state, state_len, &none, false, &slot);
 }
 
 // Bytes already in the format (a range of a state that decoded), copied as they are.
@@ -385,8 +383,7 @@ counter_apply_at(const uint8_t *state_in, size_t state_in_len, const crdt_op_t *
     assert(op->kind == CRDT_OP_ADD);
     assert(state_out != NULL);
     counter_slot_t slot;
-    int rc = known ? counter_find(state_in, state_in_len, &op->stamp.tag, &slot)
-                   : counter_scan(state_in, state_in_len, &op->stamp.tag, &slot);
+    int rc = counter_locate(state_in, state_in_len, &op->stamp.tag, known, &slot);
     if (rc != 0)
         return rc;
     if (!slot.is_found)

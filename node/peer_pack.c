@@ -250,29 +250,64 @@ count_run(wire_reader_t in, unsigned number, size_t *count)
     }
 }
 
-// A VvEntry: origin (1), seq (2), each at most once, in that order. An empty one
-// is what an encoder writes for an entry of zeros.
+// The next element of a run count_run counted (i from 0): in is at the first
+// one's length, or just past the element before, whose key count_run read.
+static bool
+run_element(wire_reader_t *in, size_t i, const uint8_t **data, size_t *len)
+{
+    if (i > 0)
+        in->at++; // the key
+    return wire_read_element(in, data, len);
+}
+
+// Reads one field of a message (its key read: number, 1 to the message's last);
+// what read_fields calls for each.
+typedef wire_fast_t (*field_fn)(ProtobufCAllocator *allocator, wire_reader_t *in, unsigned number,
+                                void *message);
+
+// A message's fields, in number order, each at most once (a repeated field in one
+// run, read whole by fn), up to field max; is_bytes[n]: field n is length-delimited.
+static wire_fast_t
+read_fields(ProtobufCAllocator *allocator, wire_reader_t in, unsigned max, const bool *is_bytes,
+            field_fn fn, void *message)
+{
+    unsigned last = 0;
+    while (in.at < in.end) { // bounded: every pass consumes bytes
+        unsigned number = 0;
+        if (!read_key(&in, &last, max, is_bytes, &number))
+            return WIRE_FAST_NO;
+        wire_fast_t rc = fn(allocator, &in, number, message);
+        if (rc != WIRE_FAST_OK)
+            return rc;
+    }
+    return WIRE_FAST_OK;
+}
+
+static wire_fast_t
+ok_if(bool ok)
+{
+    return ok ? WIRE_FAST_OK : WIRE_FAST_NO;
+}
+
+// A VvEntry: origin (1), seq (2). An empty one is what an encoder writes for an
+// entry of zeros.
+static wire_fast_t
+entry_field(ProtobufCAllocator *allocator, wire_reader_t *in, unsigned number, void *message)
+{
+    Storemesh__VvEntry *entry = message;
+    if (number == 1)
+        return read_string(allocator, in, &entry->origin);
+    return ok_if(wire_read_varint(in, &entry->seq));
+}
+
 static wire_fast_t
 read_entry(ProtobufCAllocator *allocator, const uint8_t *data, size_t len,
            Storemesh__VvEntry *entry)
 {
     static const bool is_bytes[3] = {false, true, false};
     storemesh__vv_entry__init(entry);
-    wire_reader_t in = {data, data + len};
-    unsigned last = 0;
-    while (in.at < in.end) { // bounded: every pass consumes bytes
-        unsigned number = 0;
-        if (!read_key(&in, &last, 2, is_bytes, &number))
-            return WIRE_FAST_NO;
-        if (number == 1) {
-            wire_fast_t rc = read_string(allocator, &in, &entry->origin);
-            if (rc != WIRE_FAST_OK)
-                return rc;
-        } else if (!wire_read_varint(&in, &entry->seq)) {
-            return WIRE_FAST_NO;
-        }
-    }
-    return WIRE_FAST_OK;
+    return read_fields(allocator, (wire_reader_t){data, data + len}, 2, is_bytes, entry_field,
+                       entry);
 }
 
 // A run of VvEntry elements of field number (its first key read), into entries in
@@ -291,9 +326,7 @@ read_entries(ProtobufCAllocator *allocator, wire_reader_t *in, unsigned number,
     for (size_t i = 0; i < n; i++) {
         const uint8_t *data = NULL;
         size_t len = 0;
-        if (i > 0)
-            in->at++; // the key count_run saw
-        if (!wire_read_element(in, &data, &len))
+        if (!run_element(in, i, &data, &len))
             return WIRE_FAST_NO; // count_run read it: not reached
         wire_fast_t rc = read_entry(allocator, data, len, &block[i]);
         if (rc != WIRE_FAST_OK)
@@ -306,33 +339,28 @@ read_entries(ProtobufCAllocator *allocator, wire_reader_t *in, unsigned number,
 }
 
 static wire_fast_t
+hello_field(ProtobufCAllocator *allocator, wire_reader_t *in, unsigned number, void *message)
+{
+    Storemesh__Hello *hello = message;
+    switch (number) {
+    case 1: return read_string(allocator, in, &hello->node);
+    case 2: return read_string(allocator, in, &hello->mesh);
+    case 3: return read_bytes(allocator, in, &hello->rules_hash);
+    case 4: return read_entries(allocator, in, 4, &hello->have, &hello->n_have);
+    case 5: return read_entries(allocator, in, 5, &hello->authority_have, &hello->n_authority_have);
+    case 6: return ok_if(read_uint32(in, &hello->credit));
+    case 7: return read_bytes(allocator, in, &hello->have_digest);
+    case 8: return ok_if(read_bool(in, &hello->want_full));
+    default: return read_bytes(allocator, in, &hello->authority_digest);
+    }
+}
+
+static wire_fast_t
 read_hello(ProtobufCAllocator *allocator, wire_reader_t in, Storemesh__Hello *hello)
 {
     static const bool is_bytes[10] = {false, true, true, true, true, true, false, true, false, true};
     storemesh__hello__init(hello);
-    unsigned last = 0;
-    while (in.at < in.end) { // bounded: every pass consumes bytes
-        unsigned number = 0;
-        if (!read_key(&in, &last, 9, is_bytes, &number))
-            return WIRE_FAST_NO;
-        wire_fast_t rc = WIRE_FAST_OK;
-        switch (number) {
-        case 1: rc = read_string(allocator, &in, &hello->node); break;
-        case 2: rc = read_string(allocator, &in, &hello->mesh); break;
-        case 3: rc = read_bytes(allocator, &in, &hello->rules_hash); break;
-        case 4: rc = read_entries(allocator, &in, 4, &hello->have, &hello->n_have); break;
-        case 5:
-            rc = read_entries(allocator, &in, 5, &hello->authority_have, &hello->n_authority_have);
-            break;
-        case 6: rc = read_uint32(&in, &hello->credit) ? WIRE_FAST_OK : WIRE_FAST_NO; break;
-        case 7: rc = read_bytes(allocator, &in, &hello->have_digest); break;
-        case 8: rc = read_bool(&in, &hello->want_full) ? WIRE_FAST_OK : WIRE_FAST_NO; break;
-        default: rc = read_bytes(allocator, &in, &hello->authority_digest); break;
-        }
-        if (rc != WIRE_FAST_OK)
-            return rc;
-    }
-    return WIRE_FAST_OK;
+    return read_fields(allocator, in, 9, is_bytes, hello_field, hello);
 }
 
 // The run of operations (field 3, its first key read): exact bytes, any length.
@@ -348,9 +376,7 @@ read_operations(ProtobufCAllocator *allocator, wire_reader_t *in, Storemesh__Ops
     for (size_t i = 0; i < n; i++) {
         const uint8_t *data = NULL;
         size_t len = 0;
-        if (i > 0)
-            in->at++; // the key count_run saw
-        if (!wire_read_element(in, &data, &len))
+        if (!run_element(in, i, &data, &len))
             return WIRE_FAST_NO; // count_run read it: not reached
         if (!wire_take_bytes(allocator, data, len, &ops->operations[i]))
             return WIRE_FAST_NOMEM;
@@ -360,26 +386,37 @@ read_operations(ProtobufCAllocator *allocator, wire_reader_t *in, Storemesh__Ops
 }
 
 static wire_fast_t
+ops_field(ProtobufCAllocator *allocator, wire_reader_t *in, unsigned number, void *message)
+{
+    Storemesh__OpsBatch *ops = message;
+    switch (number) {
+    case 1: return read_string(allocator, in, &ops->origin);
+    case 2: return ok_if(wire_read_varint(in, &ops->first_seq));
+    case 3: return read_operations(allocator, in, ops);
+    default: return read_bytes(allocator, in, &ops->seal);
+    }
+}
+
+static wire_fast_t
 read_ops(ProtobufCAllocator *allocator, wire_reader_t in, Storemesh__OpsBatch *ops)
 {
     static const bool is_bytes[5] = {false, true, false, true, true};
     storemesh__ops_batch__init(ops);
-    unsigned last = 0;
-    while (in.at < in.end) { // bounded: every pass consumes bytes
-        unsigned number = 0;
-        if (!read_key(&in, &last, 4, is_bytes, &number))
-            return WIRE_FAST_NO;
-        wire_fast_t rc = WIRE_FAST_OK;
-        switch (number) {
-        case 1: rc = read_string(allocator, &in, &ops->origin); break;
-        case 2: rc = wire_read_varint(&in, &ops->first_seq) ? WIRE_FAST_OK : WIRE_FAST_NO; break;
-        case 3: rc = read_operations(allocator, &in, ops); break;
-        default: rc = read_bytes(allocator, &in, &ops->seal); break;
-        }
-        if (rc != WIRE_FAST_OK)
-            return rc;
+    return read_fields(allocator, in, 4, is_bytes, ops_field, ops);
+}
+
+static wire_fast_t
+ack_field(ProtobufCAllocator *allocator, wire_reader_t *in, unsigned number, void *message)
+{
+    Storemesh__Ack *ack = message;
+    switch (number) {
+    case 1: return read_entries(allocator, in, 1, &ack->have, &ack->n_have);
+    case 2: return read_entries(allocator, in, 2, &ack->authority_have, &ack->n_authority_have);
+    case 3: return ok_if(read_uint32(in, &ack->credit));
+    case 4: return ok_if(read_bool(in, &ack->gap));
+    case 5: return ok_if(read_bool(in, &ack->prune));
+    default: return ok_if(read_bool(in, &ack->graft));
     }
-    return WIRE_FAST_OK;
 }
 
 static wire_fast_t
@@ -387,35 +424,38 @@ read_ack(ProtobufCAllocator *allocator, wire_reader_t in, Storemesh__Ack *ack)
 {
     static const bool is_bytes[7] = {false, true, true, false, false, false, false};
     storemesh__ack__init(ack);
-    unsigned last = 0;
-    while (in.at < in.end) { // bounded: every pass consumes bytes
-        unsigned number = 0;
-        if (!read_key(&in, &last, 6, is_bytes, &number))
-            return WIRE_FAST_NO;
-        bool ok = true;
-        switch (number) {
-        case 1: {
-            wire_fast_t rc = read_entries(allocator, &in, 1, &ack->have, &ack->n_have);
-            if (rc != WIRE_FAST_OK)
-                return rc;
-            break;
-        }
-        case 2: {
-            wire_fast_t rc =
-                read_entries(allocator, &in, 2, &ack->authority_have, &ack->n_authority_have);
-            if (rc != WIRE_FAST_OK)
-                return rc;
-            break;
-        }
-        case 3: ok = read_uint32(&in, &ack->credit); break;
-        case 4: ok = read_bool(&in, &ack->gap); break;
-        case 5: ok = read_bool(&in, &ack->prune); break;
-        default: ok = read_bool(&in, &ack->graft); break;
-        }
-        if (!ok)
-            return WIRE_FAST_NO;
+    return read_fields(allocator, in, 6, is_bytes, ack_field, ack);
+}
+
+// A PeerMessage: version (1), then one body at most (numbers only rise past it,
+// and 4 is the last).
+static wire_fast_t
+message_field(ProtobufCAllocator *allocator, wire_reader_t *in, unsigned number, void *message)
+{
+    Storemesh__PeerMessage *peer_message = message;
+    if (number == 1)
+        return ok_if(read_uint32(in, &peer_message->version));
+    const uint8_t *body = NULL;
+    size_t body_len = 0;
+    if (peer_message->body_case != STOREMESH__PEER_MESSAGE__BODY__NOT_SET ||
+        !wire_read_element(in, &body, &body_len))
+        return WIRE_FAST_NO;
+    wire_reader_t body_in = {body, body + body_len};
+    if (number == 2) {
+        peer_message->body_case = STOREMESH__PEER_MESSAGE__BODY_HELLO;
+        peer_message->hello = wire_take(allocator, sizeof *peer_message->hello);
+        return peer_message->hello ? read_hello(allocator, body_in, peer_message->hello)
+                                   : WIRE_FAST_NOMEM;
     }
-    return WIRE_FAST_OK;
+    if (number == 3) {
+        peer_message->body_case = STOREMESH__PEER_MESSAGE__BODY_OPS;
+        peer_message->ops = wire_take(allocator, sizeof *peer_message->ops);
+        return peer_message->ops ? read_ops(allocator, body_in, peer_message->ops)
+                                 : WIRE_FAST_NOMEM;
+    }
+    peer_message->body_case = STOREMESH__PEER_MESSAGE__BODY_ACK;
+    peer_message->ack = wire_take(allocator, sizeof *peer_message->ack);
+    return peer_message->ack ? read_ack(allocator, body_in, peer_message->ack) : WIRE_FAST_NOMEM;
 }
 
 wire_fast_t
@@ -427,46 +467,11 @@ peer_message_read(ProtobufCAllocator *allocator, size_t len, const uint8_t *data
     if (!message)
         return WIRE_FAST_NOMEM;
     storemesh__peer_message__init(message);
-    wire_reader_t in = {data, data + len};
-    unsigned last = 0;
-    while (in.at < in.end) { // bounded: every pass consumes bytes
-        unsigned number = 0;
-        if (!read_key(&in, &last, 4, is_bytes, &number))
-            return WIRE_FAST_NO;
-        if (number == 1) {
-            if (!read_uint32(&in, &message->version))
-                return WIRE_FAST_NO;
-            continue;
-        }
-        // A body (one at most: numbers only rise past it, and 4 is the last).
-        const uint8_t *body = NULL;
-        size_t body_len = 0;
-        if (message->body_case != STOREMESH__PEER_MESSAGE__BODY__NOT_SET ||
-            !wire_read_element(&in, &body, &body_len))
-            return WIRE_FAST_NO;
-        wire_reader_t body_in = {body, body + body_len};
-        wire_fast_t rc = WIRE_FAST_NOMEM;
-        if (number == 2) {
-            message->hello = wire_take(allocator, sizeof *message->hello);
-            if (message->hello)
-                rc = read_hello(allocator, body_in, message->hello);
-            message->body_case = STOREMESH__PEER_MESSAGE__BODY_HELLO;
-        } else if (number == 3) {
-            message->ops = wire_take(allocator, sizeof *message->ops);
-            if (message->ops)
-                rc = read_ops(allocator, body_in, message->ops);
-            message->body_case = STOREMESH__PEER_MESSAGE__BODY_OPS;
-        } else {
-            message->ack = wire_take(allocator, sizeof *message->ack);
-            if (message->ack)
-                rc = read_ack(allocator, body_in, message->ack);
-            message->body_case = STOREMESH__PEER_MESSAGE__BODY_ACK;
-        }
-        if (rc != WIRE_FAST_OK)
-            return rc;
-    }
-    *out = message;
-    return WIRE_FAST_OK;
+    wire_fast_t rc =
+        read_fields(allocator, (wire_reader_t){data, data + len}, 4, is_bytes, message_field, message);
+    if (rc == WIRE_FAST_OK)
+        *out = message;
+    return rc;
 }
 
 Storemesh__PeerMessage *

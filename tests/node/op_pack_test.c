@@ -106,17 +106,9 @@ Test(op_pack, reads_what_protobuf_c_reads)
         Storemesh__Operation op;
         random_operation(&r, &buffers, &op);
         size_t len = storemesh__operation__pack(&op, packed);
-        // The bytes as written, then damaged: a byte changed, the end cut off, or
-        // bytes added (unknown fields, a repeated field, junk).
+        // The bytes as written, then damaged (wire_random_damage).
         for (int damage = 0; damage < 4; damage++) {
-            size_t n = len;
-            if (damage == 1 && n > 0)
-                packed[prop_rng_next(&r) % n] ^= (uint8_t)(1 + prop_rng_next(&r) % 255);
-            else if (damage == 2 && n > 0)
-                n = prop_rng_next(&r) % n;
-            else if (damage == 3)
-                for (int k = 0; k < 1 + (int)(prop_rng_next(&r) % 6); k++)
-                    packed[n++] = (uint8_t)prop_rng_next(&r);
+            size_t n = wire_random_damage(&r, damage, packed, len);
             arena_reset(&arena);
             Storemesh__Operation *ours = op_unpack(&allocator, n, packed);
             Storemesh__Operation *theirs = storemesh__operation__unpack(NULL, n, packed);

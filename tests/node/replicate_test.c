@@ -380,27 +380,45 @@ Test(replicate, the_authority_acknowledgement_empties_the_queue)
 // neighbour's Hellos, which pass on the cloud's version vector as the entries that
 // rose since the last Hello (the change log of the authority's vector). Writes in
 // many small rounds make many small changes of it.
-Test(replicate, a_branch_away_from_the_cloud_learns_its_acknowledgement_through_a_relay)
+// branch-a, branch-b and the cloud, a linked to b alone; after a first exchange,
+// twelve rounds in which a writes 3 adds of sku-1 and b 2 of sku-2, then quiet
+// rounds. Returns the full Hellos seen before the writes began.
+static uint64_t
+run_writes_behind_a_relay(mesh_t *mesh, bool drop_cloud_acks)
 {
     static const char *const names[] = {"branch-a", "branch-b", "cloud"};
-    mesh_t mesh;
-    mesh_init(&mesh, names, 3);
-    mesh.link[0][2] = mesh.link[2][0] = false; // a reaches the cloud only through b
-    mesh_set_peers(&mesh);
-    mesh_run(&mesh, 4);
+    mesh_init(mesh, names, 3);
+    mesh->link[0][2] = mesh->link[2][0] = false; // a reaches the cloud only through b
+    mesh->drop_acks[2] = drop_cloud_acks;
+    mesh_set_peers(mesh);
+    mesh_run(mesh, 4);
+    uint64_t full_before = mesh->hellos_full;
     for (int round = 0; round < 12; round++) {
-        submit(&mesh, 0, "stock", "sku-1", "on_hand", "add", "1", 3);
-        submit(&mesh, 1, "stock", "sku-2", "on_hand", "add", "1", 2);
-        mesh_run(&mesh, 2);
+        submit(mesh, 0, "stock", "sku-1", "on_hand", "add", "1", 3);
+        submit(mesh, 1, "stock", "sku-2", "on_hand", "add", "1", 2);
+        mesh_run(mesh, 2);
     }
-    mesh_run(&mesh, 12);
-    cr_assert_eq(stock(&mesh, 2, "sku-1"), 36, "the cloud holds a's writes");
+    mesh_run(mesh, 12);
+    cr_assert_eq(stock(mesh, 2, "sku-1"), 36, "the cloud holds a's writes");
+    cr_assert_eq(stock(mesh, 2, "sku-2"), 24, "and b's");
+    return full_before;
+}
+
+static void
+assert_queue_empty(mesh_t *mesh, int index, const char *what)
+{
     core_status_t status;
-    core_status(mesh.nodes[0].core, mesh.now_ms, &status);
-    cr_assert_eq(status.queue_depth, 0, "a knows the cloud holds all of them (%llu still queued)",
+    core_status(mesh->nodes[index].core, mesh->now_ms, &status);
+    cr_assert_eq(status.queue_depth, 0, "%s (%llu still queued)", what,
                  (unsigned long long)status.queue_depth);
-    core_status(mesh.nodes[1].core, mesh.now_ms, &status);
-    cr_assert_eq(status.queue_depth, 0);
+}
+
+Test(replicate, a_branch_away_from_the_cloud_learns_its_acknowledgement_through_a_relay)
+{
+    mesh_t mesh;
+    run_writes_behind_a_relay(&mesh, false);
+    assert_queue_empty(&mesh, 0, "a knows the cloud holds all of them");
+    assert_queue_empty(&mesh, 1, "so does b");
     mesh_free(&mesh);
 }
 
@@ -410,31 +428,12 @@ Test(replicate, a_branch_away_from_the_cloud_learns_its_acknowledgement_through_
 // that raise, nothing here ever empties a queue.)
 Test(replicate, the_clouds_hellos_alone_tell_branches_what_it_holds)
 {
-    static const char *const names[] = {"branch-a", "branch-b", "cloud"};
     mesh_t mesh;
-    mesh_init(&mesh, names, 3);
-    mesh.link[0][2] = mesh.link[2][0] = false; // a reaches the cloud only through b
-    mesh.drop_acks[2] = true;
-    mesh_set_peers(&mesh);
-    mesh_run(&mesh, 4);
-    uint64_t full_before = mesh.hellos_full;
-    for (int round = 0; round < 12; round++) {
-        submit(&mesh, 0, "stock", "sku-1", "on_hand", "add", "1", 3);
-        submit(&mesh, 1, "stock", "sku-2", "on_hand", "add", "1", 2);
-        mesh_run(&mesh, 2);
-    }
-    mesh_run(&mesh, 12);
-    cr_assert_eq(stock(&mesh, 2, "sku-1"), 36, "the cloud holds a's writes");
-    cr_assert_eq(stock(&mesh, 2, "sku-2"), 24, "and b's");
+    uint64_t full_before = run_writes_behind_a_relay(&mesh, true);
     cr_assert_gt(mesh.acks_dropped, 0, "the cloud acknowledged batches, and those were lost");
     cr_assert_eq(mesh.hellos_full, full_before, "the Hellos after the first were not in full");
-    core_status_t status;
-    core_status(mesh.nodes[1].core, mesh.now_ms, &status);
-    cr_assert_eq(status.queue_depth, 0, "b knows the cloud holds its writes (%llu still queued)",
-                 (unsigned long long)status.queue_depth);
-    core_status(mesh.nodes[0].core, mesh.now_ms, &status);
-    cr_assert_eq(status.queue_depth, 0, "a knows it through b (%llu still queued)",
-                 (unsigned long long)status.queue_depth);
+    assert_queue_empty(&mesh, 1, "b knows the cloud holds its writes");
+    assert_queue_empty(&mesh, 0, "a knows it through b");
     mesh_free(&mesh);
 }
 

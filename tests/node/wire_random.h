@@ -50,4 +50,20 @@ wire_random_bytes(prop_rng_t *rng, uint8_t *buffer)
     return (ProtobufCBinaryData){len, buffer};
 }
 
+// Damages the len bytes at packed (room for 6 more) as damage says and returns
+// their new length: 0 leaves them as written; 1 changes a byte, 2 cuts the end
+// off, 3 adds up to six bytes (an unknown field, a repeated field, junk).
+static inline size_t
+wire_random_damage(prop_rng_t *rng, int damage, uint8_t *packed, size_t len)
+{
+    if (damage == 1 && len > 0)
+        packed[prop_rng_next(rng) % len] ^= (uint8_t)(1 + prop_rng_next(rng) % 255);
+    else if (damage == 2 && len > 0)
+        len = prop_rng_next(rng) % len;
+    else if (damage == 3)
+        for (int k = 0; k < 1 + (int)(prop_rng_next(rng) % 6); k++)
+            packed[len++] = (uint8_t)prop_rng_next(rng);
+    return len;
+}
+
 #endif
