@@ -29,11 +29,11 @@ op_pack_size(const Storemesh__Operation *op)
 {
     size_t size = wire_string_field_size(op->origin) + wire_varint_field_size(op->seq) +
                   wire_varint_field_size(op->hlc) + wire_bytes_field_size(op->rules_hash.len) +
-                  wire_bytes_field_size(op->prev_hash.len) + wire_string_field_size(op->command_id) +
-                  wire_string_field_size(op->source) + wire_string_field_size(op->type) +
-                  wire_string_field_size(op->key) + wire_string_field_size(op->field) +
-                  wire_varint_field_size(enum_value(op->op)) + wire_varint_field_size(zigzag(op->delta)) +
-                  wire_bytes_field_size(op->value.len);
+                  wire_bytes_field_size(op->prev_hash.len) +
+                  wire_string_field_size(op->command_id) + wire_string_field_size(op->source) +
+                  wire_string_field_size(op->type) + wire_string_field_size(op->key) +
+                  wire_string_field_size(op->field) + wire_varint_field_size(enum_value(op->op)) +
+                  wire_varint_field_size(zigzag(op->delta)) + wire_bytes_field_size(op->value.len);
     for (size_t i = 0; i < op->n_observed; i++) {
         size_t len = tag_size(op->observed[i]);
         size += 1 + varint_size(len) + len; // a repeated message is written even when empty

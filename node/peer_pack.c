@@ -358,7 +358,8 @@ hello_field(ProtobufCAllocator *allocator, wire_reader_t *in, unsigned number, v
 static wire_fast_t
 read_hello(ProtobufCAllocator *allocator, wire_reader_t in, Storemesh__Hello *hello)
 {
-    static const bool is_bytes[10] = {false, true, true, true, true, true, false, true, false, true};
+    static const bool is_bytes[10] = {false, true, true,  true, true,
+                                      true,  false, true, false, true};
     storemesh__hello__init(hello);
     return read_fields(allocator, in, 9, is_bytes, hello_field, hello);
 }
@@ -467,8 +468,8 @@ peer_message_read(ProtobufCAllocator *allocator, size_t len, const uint8_t *data
     if (!message)
         return WIRE_FAST_NOMEM;
     storemesh__peer_message__init(message);
-    wire_fast_t rc =
-        read_fields(allocator, (wire_reader_t){data, data + len}, 4, is_bytes, message_field, message);
+    wire_reader_t in = {data, data + len};
+    wire_fast_t rc = read_fields(allocator, in, 4, is_bytes, message_field, message);
     if (rc == WIRE_FAST_OK)
         *out = message;
     return rc;

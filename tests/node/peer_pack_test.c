@@ -259,7 +259,8 @@ Test(peer_pack, hands_what_is_not_canonical_to_protobuf_c)
     static const uint8_t out_of_order[] = {0x22, 0x02, 0x18, 0x10, 0x08, 0x01};
     check_handed_over("fields out of order", out_of_order, sizeof out_of_order, true);
     // Two bodies, a Hello then an Ack: protobuf-c keeps the last.
-    static const uint8_t two_bodies[] = {0x08, 0x01, 0x12, 0x02, 0x30, 0x04, 0x22, 0x02, 0x18, 0x10};
+    static const uint8_t two_bodies[] = {0x08, 0x01, 0x12, 0x02, 0x30,
+                                         0x04, 0x22, 0x02, 0x18, 0x10};
     check_handed_over("two bodies", two_bodies, sizeof two_bodies, true);
     // A version in two bytes where one does (0x81 0x00 is 1).
     static const uint8_t long_varint[] = {0x08, 0x81, 0x00, 0x22, 0x00};
@@ -274,7 +275,8 @@ Test(peer_pack, hands_what_is_not_canonical_to_protobuf_c)
     static const uint8_t bool_two[] = {0x08, 0x01, 0x12, 0x02, 0x40, 0x02};
     check_handed_over("a bool of 2", bool_two, sizeof bool_two, true);
     // credit past 32 bits: protobuf-c keeps the low ones.
-    static const uint8_t wide_credit[] = {0x08, 0x01, 0x12, 0x06, 0x30, 0x81, 0x80, 0x80, 0x80, 0x10};
+    static const uint8_t wide_credit[] = {0x08, 0x01, 0x12, 0x06, 0x30,
+                                          0x81, 0x80, 0x80, 0x80, 0x10};
     check_handed_over("a uint32 past 32 bits", wide_credit, sizeof wide_credit, true);
     // An empty Hello node name written out.
     static const uint8_t empty_string[] = {0x08, 0x01, 0x12, 0x02, 0x0a, 0x00};
