@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hash_bytes.h"
 #include "sm_error.h"
 
 // An entry's key and value share one block, the value right after the key, cut
@@ -83,12 +84,7 @@ block_take(overlay_t *self, size_t len)
 static uint64_t
 hash_key(store_cf_t cf, const uint8_t *key, size_t key_len)
 {
-    uint64_t h = 1469598103934665603ull ^ (uint64_t)cf;
-    for (size_t i = 0; i < key_len; i++) {
-        h ^= key[i];
-        h *= 1099511628211ull;
-    }
-    return h;
+    return hash_bytes((uint64_t)cf, key, key_len);
 }
 
 overlay_t *

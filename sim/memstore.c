@@ -5,11 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hash_bytes.h"
 #include "sm_error.h"
 
 // A skip list ordered by (column family, key bytes). Node heights come from a hash
 // of the key, not from a random source, so a run is the same every time.
 #define MEMSTORE_LEVELS_MAX 24
+#define MEMSTORE_HEIGHT_SEED 0x68656967687473ull // "heights": not a column family
 // Prefix hints (see prefix_hint_t) keep nodes of this many lowest levels: a taller
 // node, one insert in 4^4 = 256, is placed by a search from the head instead.
 #define MEMSTORE_HINT_LEVELS 4
@@ -137,12 +139,8 @@ compare(store_cf_t cf_a, const uint8_t *a, size_t a_len, store_cf_t cf_b, const 
 static int
 height_of(const uint8_t *key, size_t key_len)
 {
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < key_len; i++) {
-        h ^= key[i];
-        h *= 1099511628211ull;
-    }
-    h ^= h >> 29;
+    // A seed of its own: the index's slots come from key_hash's low bits.
+    uint64_t h = hash_bytes(MEMSTORE_HEIGHT_SEED, key, key_len);
     int height = 1;
     while (height < MEMSTORE_LEVELS_MAX && (h & 3) == 0) { // p = 1/4 per level
         height++;
@@ -151,40 +149,10 @@ height_of(const uint8_t *key, size_t key_len)
     return height;
 }
 
-// Eight bytes at a time: every key a node stores or looks up is hashed (to find a
-// shared blob, an indexed record or a prefix hint), and a multiply per byte was
-// 3.6% of a 200-node run's instructions.
-static uint64_t
-mix_bytes(uint64_t h, const uint8_t *bytes, size_t len)
-{
-    size_t i = 0;
-    for (; i + 8 <= len; i += 8) {
-        uint64_t word;
-        memcpy(&word, bytes + i, 8);
-        h = (h ^ word) * 0xff51afd7ed558ccdull;
-        h ^= h >> 32;
-    }
-    if (i < len) {
-        uint64_t word = 0;
-        memcpy(&word, bytes + i, len - i);
-        h = (h ^ word) * 0xff51afd7ed558ccdull;
-        h ^= h >> 32;
-    }
-    return h;
-}
-
 static uint64_t
 key_hash(store_cf_t cf, const uint8_t *key, size_t key_len)
 {
-    uint64_t h = 0x9e3779b97f4a7c15ull ^ (uint64_t)cf;
-    h = mix_bytes(h, key, key_len);
-    h = (h ^ ((uint64_t)key_len << 8 | 0xff)) * 0xc4ceb9fe1a85ec53ull; // where the key ends
-    h ^= h >> 33; // murmur3's finaliser: every bit of h reaches the low bits
-    h *= 0xff51afd7ed558ccdull;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ull;
-    h ^= h >> 33;
-    return h;
+    return hash_bytes((uint64_t)cf, key, key_len);
 }
 
 memstore_pool_t *
