@@ -375,9 +375,34 @@ counter_write_update(const uint8_t *state, size_t state_len, const counter_slot_
 // often than viewed, and decoding every entry into an array to change one was most
 // of the cost. Writes exactly what decode, fold and encode would: a state that
 // decodes has one encoding, so the bytes around the changed entry stay valid.
+// The eight bytes of value, big-endian, as codec_put_u64 writes them.
+static void
+store_be64(uint8_t *bytes, uint64_t value)
+{
+    for (int i = 7; i >= 0; i--) {
+        bytes[i] = (uint8_t)value;
+        value >>= 8;
+    }
+}
+
+// What counter_write_update would change in state: the found entry's seq and sum.
+static int
+counter_patch(const counter_slot_t *slot, size_t state_len, uint64_t seq, int64_t sum,
+              crdt_patch_t *patch)
+{
+    _Static_assert(COUNTER_SEQ_SUM_BYTES <= CRDT_PATCH_BYTES_MAX, "a patch holds seq and sum");
+    assert(slot->entry_end >= slot->entry_pos + COUNTER_ENTRY_BYTES_MIN); // locate read it
+    assert(slot->entry_end <= state_len);
+    patch->offset = slot->entry_end - COUNTER_SEQ_SUM_BYTES;
+    patch->len = COUNTER_SEQ_SUM_BYTES;
+    store_be64(patch->bytes, seq);
+    store_be64(patch->bytes + 8, (uint64_t)sum);
+    return CRDT_PATCHED;
+}
+
 static int
 counter_apply_at(const uint8_t *state_in, size_t state_in_len, const crdt_op_t *op,
-                 crdt_buf_t *state_out, bool known)
+                 crdt_buf_t *state_out, bool known, crdt_patch_t *patch)
 {
     assert(op != NULL);
     assert(op->kind == CRDT_OP_ADD);
@@ -389,12 +414,18 @@ counter_apply_at(const uint8_t *state_in, size_t state_in_len, const crdt_op_t *
     if (!slot.is_found)
         return counter_write_insert(state_in, state_in_len, &slot, op, state_out);
     // A repeat: the state decoded, so it is already the encoding of itself.
-    if (op->stamp.tag.seq <= slot.seq)
-        return crdt_buf_append(state_out, state_in, state_in_len);
+    if (op->stamp.tag.seq <= slot.seq) {
+        if (!patch)
+            return crdt_buf_append(state_out, state_in, state_in_len);
+        *patch = (crdt_patch_t){.offset = 0, .len = 0};
+        return CRDT_PATCHED;
+    }
     int64_t sum = 0;
     rc = sum_add(slot.sum, op->delta, &sum);
     if (rc != 0)
         return rc;
+    if (patch)
+        return counter_patch(&slot, state_in_len, op->stamp.tag.seq, sum, patch);
     return counter_write_update(state_in, state_in_len, &slot, op->stamp.tag.seq, sum, state_out);
 }
 
@@ -402,14 +433,22 @@ int
 counter_apply(const uint8_t *state_in, size_t state_in_len, const crdt_op_t *op,
               crdt_buf_t *state_out)
 {
-    return counter_apply_at(state_in, state_in_len, op, state_out, false);
+    return counter_apply_at(state_in, state_in_len, op, state_out, false, NULL);
 }
 
 int
 counter_apply_known(const uint8_t *state_in, size_t state_in_len, const crdt_op_t *op,
                     crdt_buf_t *state_out)
 {
-    return counter_apply_at(state_in, state_in_len, op, state_out, true);
+    return counter_apply_at(state_in, state_in_len, op, state_out, true, NULL);
+}
+
+int
+counter_apply_patch(const uint8_t *state_in, size_t state_in_len, const crdt_op_t *op,
+                    crdt_buf_t *state_out, crdt_patch_t *patch)
+{
+    assert(patch != NULL);
+    return counter_apply_at(state_in, state_in_len, op, state_out, true, patch);
 }
 
 int

@@ -25,6 +25,10 @@ int counter_apply(const uint8_t *state_in, size_t state_in_len, const crdt_op_t 
 // result, reading entries only as far as op's origin (counter.c, counter_find).
 int counter_apply_known(const uint8_t *state_in, size_t state_in_len, const crdt_op_t *op,
                         crdt_buf_t *state_out);
+// counter_apply_known, or CRDT_PATCHED and *patch (state_out untouched) when op's
+// origin has an entry and the add is a repeat or raises it (crdt_field_apply_patch).
+int counter_apply_patch(const uint8_t *state_in, size_t state_in_len, const crdt_op_t *op,
+                        crdt_buf_t *state_out, crdt_patch_t *patch);
 // 0 when state (len 0: none) is a counter's encoding as counter_apply checks it;
 // -SM_ECORRUPT otherwise.
 int counter_check(const uint8_t *state, size_t state_len);

@@ -104,12 +104,15 @@ op_check(crdt_kind_t kind, const crdt_op_t *op)
     return 0;
 }
 
+// patch: NULL, or where a counter's apply on a known state may give its patch.
 static int
 field_apply_kind(crdt_kind_t kind, const uint8_t *state_in, size_t state_in_len,
-                 const crdt_op_t *op, crdt_buf_t *state_out, bool known)
+                 const crdt_op_t *op, crdt_buf_t *state_out, bool known, crdt_patch_t *patch)
 {
     switch (kind) {
     case CRDT_KIND_COUNTER:
+        if (patch)
+            return counter_apply_patch(state_in, state_in_len, op, state_out, patch);
         return known ? counter_apply_known(state_in, state_in_len, op, state_out)
                      : counter_apply(state_in, state_in_len, op, state_out);
     case CRDT_KIND_LWW:
@@ -131,8 +134,9 @@ field_apply_kind(crdt_kind_t kind, const uint8_t *state_in, size_t state_in_len,
 
 static int
 field_apply(crdt_kind_t kind, const uint8_t *state_in, size_t state_in_len, const crdt_op_t *op,
-            crdt_buf_t *state_out, bool known)
+            crdt_buf_t *state_out, bool known, crdt_patch_t *patch)
 {
+    assert(patch == NULL || known);
     assert(state_in != NULL || state_in_len == 0);
     assert(op != NULL);
     assert(state_out != NULL);
@@ -146,11 +150,11 @@ field_apply(crdt_kind_t kind, const uint8_t *state_in, size_t state_in_len, cons
     // One allocation for the common case: the state grows by about the op's value.
     rc = crdt_buf_reserve(state_out, state_in_len + op->value_len + FIELD_OP_BYTES_SLACK);
     if (rc == 0)
-        rc = field_apply_kind(kind, state_in, state_in_len, op, state_out, known);
+        rc = field_apply_kind(kind, state_in, state_in_len, op, state_out, known, patch);
     if (rc == 0 && state_out->len > CRDT_STATE_SIZE_BYTES_MAX)
         rc = -SM_EFULL;
     if (rc != 0)
-        crdt_buf_reset(state_out);
+        crdt_buf_reset(state_out); // a patch keeps state_in's length: within the bound
     return rc;
 }
 
@@ -158,14 +162,22 @@ int
 crdt_field_apply(crdt_kind_t kind, const uint8_t *state_in, size_t state_in_len,
                  const crdt_op_t *op, crdt_buf_t *state_out)
 {
-    return field_apply(kind, state_in, state_in_len, op, state_out, false);
+    return field_apply(kind, state_in, state_in_len, op, state_out, false, NULL);
 }
 
 int
 crdt_field_apply_known(crdt_kind_t kind, const uint8_t *state_in, size_t state_in_len,
                        const crdt_op_t *op, crdt_buf_t *state_out)
 {
-    return field_apply(kind, state_in, state_in_len, op, state_out, true);
+    return field_apply(kind, state_in, state_in_len, op, state_out, true, NULL);
+}
+
+int
+crdt_field_apply_patch(crdt_kind_t kind, const uint8_t *state_in, size_t state_in_len,
+                       const crdt_op_t *op, crdt_buf_t *state_out, crdt_patch_t *patch)
+{
+    assert(patch != NULL);
+    return field_apply(kind, state_in, state_in_len, op, state_out, true, patch);
 }
 
 int

@@ -58,6 +58,24 @@ int crdt_field_apply(crdt_kind_t kind, const uint8_t *state_in, size_t state_in_
 // state_in_len.
 int crdt_field_apply_known(crdt_kind_t kind, const uint8_t *state_in, size_t state_in_len,
                            const crdt_op_t *op, crdt_buf_t *state_out);
+// A change to a state's bytes that keeps its length: len bytes at offset (len 0:
+// no change at all).
+#define CRDT_PATCH_BYTES_MAX 16
+typedef struct {
+    size_t offset;
+    size_t len;
+    uint8_t bytes[CRDT_PATCH_BYTES_MAX];
+} crdt_patch_t;
+#define CRDT_PATCHED 1
+// crdt_field_apply_known, except that a result that is state_in with a few bytes
+// changed in place (a patch of len 0: a repeat) may come back as CRDT_PATCHED,
+// with *patch set and state_out empty, instead of 0 and the whole new state. The
+// caller then patches its own copy: a counter add that raises an origin already
+// there, which is most adds on a stock counter (its state holds an entry per
+// branch, and was copied twice on each). Other kinds and other results as
+// crdt_field_apply_known.
+int crdt_field_apply_patch(crdt_kind_t kind, const uint8_t *state_in, size_t state_in_len,
+                           const crdt_op_t *op, crdt_buf_t *state_out, crdt_patch_t *patch);
 // 0 when state (len 0: none) may be handed to crdt_field_apply_known as kind's
 // state: what a state read from storage passes first. -SM_ECORRUPT otherwise.
 int crdt_field_check(crdt_kind_t kind, const uint8_t *state, size_t state_len);

@@ -766,21 +766,53 @@ observed_from_proto(const Storemesh__Operation *op, crdt_tag_t *tags)
     return true;
 }
 
+// Writes patch into the staging overlay's copy of the state at key: where it lies
+// already, or after copying state (the one read_state gave, from elsewhere) there.
+static int
+patch_staged(core_t *self, const uint8_t *key, size_t key_len, const uint8_t *state,
+             size_t state_len, const crdt_patch_t *patch)
+{
+    overlay_t *staged = self->staging->overlay;
+    // read_state looks in the staging overlay first: absent there, state lies elsewhere.
+    int rc = overlay_patch(staged, STORE_CF_STATE, key, key_len, patch->offset, patch->bytes,
+                           patch->len);
+    if (rc == -SM_ENOTFOUND) {
+        rc = overlay_put(staged, STORE_CF_STATE, key, key_len, state, state_len);
+        if (rc == 0)
+            rc = overlay_patch(staged, STORE_CF_STATE, key, key_len, patch->offset,
+                               patch->bytes, patch->len);
+    }
+    assert(rc != -SM_EINVAL); // the patch lies inside the state it was made for
+    return rc;
+}
+
 // Merges into the staging overlay; a merge the state refuses is counted and leaves
-// the state as it was, the same on every node that holds the operation.
+// the state as it was, the same on every node that holds the operation. A counter
+// add that changes a few bytes in place patches the staged copy (crdt_field_apply_patch)
+// instead of writing the state out whole and copying that in.
 static int
 merge_remote(core_t *self, crdt_kind_t kind, const uint8_t *key, size_t key_len,
              const crdt_op_t *op)
 {
     crdt_buf_t *scratch = &self->scratch[0];
-    int rc = apply_to_overlay(self, kind, key, key_len, op, scratch);
+    const uint8_t *state = NULL;
+    uint8_t *owned = NULL;
+    size_t state_len = 0;
+    crdt_patch_t patch;
+    int rc = read_state(self, kind, key, key_len, &state, &state_len, &owned);
     if (rc == 0)
-        return overlay_put(self->staging->overlay, STORE_CF_STATE, key, key_len, scratch->data,
-                           scratch->len);
-    if (rc == -SM_ENOMEM || rc == -SM_EIO)
-        return rc;
-    self->counters.apply_failed++;
-    return 0;
+        rc = crdt_field_apply_patch(kind, state, state_len, op, scratch, &patch);
+    if (rc == CRDT_PATCHED)
+        rc = patch_staged(self, key, key_len, state, state_len, &patch);
+    else if (rc == 0)
+        rc = overlay_put(self->staging->overlay, STORE_CF_STATE, key, key_len, scratch->data,
+                         scratch->len);
+    else if (rc != -SM_ENOMEM && rc != -SM_EIO) {
+        self->counters.apply_failed++;
+        rc = 0;
+    }
+    free(owned);
+    return rc;
 }
 
 int

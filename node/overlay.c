@@ -270,6 +270,25 @@ overlay_get(const overlay_t *self, store_cf_t cf, const uint8_t *key, size_t key
 }
 
 int
+overlay_patch(overlay_t *self, store_cf_t cf, const uint8_t *key, size_t key_len, size_t offset,
+              const uint8_t *bytes, size_t len)
+{
+    assert(cf < STORE_CF_COUNT);
+    const table_t *table = &self->tables[cf];
+    if (table->count == 0)
+        return -SM_ENOTFOUND;
+    size_t slot = find_slot(self, table, key, key_len, hash_key(cf, key, key_len));
+    if (table->slots[slot] == 0)
+        return -SM_ENOTFOUND;
+    entry_t *entry = &self->entries[SLOT_INDEX(table->slots[slot]) - 1];
+    if (offset > entry->value_len || len > entry->value_len - offset)
+        return -SM_EINVAL;
+    if (len)
+        memcpy(entry->value + offset, bytes, len);
+    return 0;
+}
+
+int
 overlay_to_batch(const overlay_t *self, store_batch_t *batch)
 {
     for (size_t i = 0; i < self->count; i++) {

@@ -25,6 +25,10 @@ int overlay_put(overlay_t *self, store_cf_t cf, const uint8_t *key, size_t key_l
 // 0 with *value borrowed until the next put or clear; -SM_ENOTFOUND.
 int overlay_get(const overlay_t *self, store_cf_t cf, const uint8_t *key, size_t key_len,
                 const uint8_t **value, size_t *value_len);
+// Writes len bytes (len 0: none) over the value of (cf, key) at offset; its length
+// stays. 0; -SM_ENOTFOUND; -SM_EINVAL when they would not lie inside the value.
+int overlay_patch(overlay_t *self, store_cf_t cf, const uint8_t *key, size_t key_len,
+                  size_t offset, const uint8_t *bytes, size_t len);
 // Adds every entry to batch, in insertion order. 0 or -SM_ENOMEM.
 int overlay_to_batch(const overlay_t *self, store_batch_t *batch);
 // Calls fn for every entry of column family cf, in insertion order, until fn

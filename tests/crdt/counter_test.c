@@ -333,7 +333,51 @@ typedef struct {
     size_t ecorrupt; // -SM_ECORRUPT
     size_t known;    // states counter_check passed, so counter_apply_known took them too
     size_t unknown;  // states it refused, which counter_apply refused as well
+    size_t patched;  // known states crdt_field_apply_patch gave a patch for
+    size_t patched_repeats; // ... and found a repeat
 } equiv_tally_t;
+
+// crdt_field_apply_patch on a known state: its result, whole or as a patch of the
+// state, is exactly counter_apply's (want, want_rc).
+static void
+patch_check(const uint8_t *state, size_t state_len, const crdt_op_t *op, size_t case_index,
+            const char *what, int want_rc, const crdt_buf_t *want, equiv_tally_t *tally)
+{
+    crdt_buf_t got;
+    crdt_buf_init(&got);
+    crdt_patch_t patch;
+    memset(&patch, 0xa5, sizeof patch);
+    int rc = crdt_field_apply_patch(CRDT_KIND_COUNTER, state, state_len, op, &got, &patch);
+    if (rc != CRDT_PATCHED) {
+        cr_assert(rc == want_rc && prop_buf_equal(&got, want),
+                  "seed 0x%" PRIx64 " case %zu (%s): crdt_field_apply_patch rc %d, %zu bytes; "
+                  "counter_apply rc %d, %zu bytes",
+                  EQUIV_SEED, case_index, what, rc, got.len, want_rc, want->len);
+        crdt_buf_free(&got);
+        return;
+    }
+    cr_assert(want_rc == 0, "seed 0x%" PRIx64 " case %zu (%s): a patch, but the apply gave %d",
+              EQUIV_SEED, case_index, what, want_rc);
+    cr_assert(got.len == 0, "seed 0x%" PRIx64 " case %zu (%s): a patch and %zu bytes written",
+              EQUIV_SEED, case_index, what, got.len);
+    cr_assert(patch.len <= CRDT_PATCH_BYTES_MAX && patch.offset <= state_len &&
+                  patch.len <= state_len - patch.offset,
+              "seed 0x%" PRIx64 " case %zu (%s): patch of %zu bytes at %zu outside %zu",
+              EQUIV_SEED, case_index, what, patch.len, patch.offset, state_len);
+    uint8_t *patched = malloc(state_len ? state_len : 1);
+    cr_assert(patched != NULL);
+    if (state_len)
+        memcpy(patched, state, state_len);
+    memcpy(patched + patch.offset, patch.bytes, patch.len);
+    cr_assert(want->len == state_len && memcmp(patched, want->data, state_len) == 0,
+              "seed 0x%" PRIx64 " case %zu (%s): the patched state differs from the apply's",
+              EQUIV_SEED, case_index, what);
+    free(patched);
+    crdt_buf_free(&got);
+    tally->patched++;
+    if (patch.len == 0)
+        tally->patched_repeats++;
+}
 
 static void
 equiv_check(const uint8_t *state, size_t state_len, const crdt_op_t *op, size_t case_index,
@@ -365,6 +409,7 @@ equiv_check(const uint8_t *state, size_t state_len, const crdt_op_t *op, size_t 
                   "counter_apply rc %d, %zu bytes",
                   EQUIV_SEED, case_index, what, fast_rc, fast.len, got_rc, got.len);
         tally->known++;
+        patch_check(state, state_len, op, case_index, what, got_rc, &got, tally);
     } else {
         cr_assert(got_rc == check_rc,
                   "seed 0x%" PRIx64 " case %zu (%s): counter_check rc %d, counter_apply rc %d",
@@ -705,4 +750,6 @@ Test(counter, apply_matches_decode_fold_encode_reference, .timeout = 120.0)
     cr_assert(tally.ecorrupt > 1000, "ecorrupt %zu", tally.ecorrupt);
     cr_assert(tally.known > 1000, "known %zu", tally.known);
     cr_assert(tally.unknown > 1000, "unknown %zu", tally.unknown);
+    cr_assert(tally.patched > 1000, "patched %zu", tally.patched);
+    cr_assert(tally.patched_repeats > 100, "patched repeats %zu", tally.patched_repeats);
 }

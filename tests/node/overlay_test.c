@@ -1,4 +1,5 @@
 #include <criterion/criterion.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -220,5 +221,38 @@ Test(overlay, column_families_grow_apart_and_keep_insertion_order)
     cr_assert_eq(batch.puts[6].cf, STORE_CF_STATE);
     cr_assert_eq(memcmp(store_put_key(&batch, &batch.puts[6]), "key-3", 5), 0);
     store_batch_free(&batch);
+    overlay_destroy(&overlay);
+}
+
+Test(overlay, a_patch_changes_bytes_in_place_and_only_inside_the_value)
+{
+    overlay_t *overlay = overlay_new();
+    cr_assert_not_null(overlay);
+    const uint8_t *key = (const uint8_t *)"state";
+    cr_assert_eq(overlay_patch(overlay, STORE_CF_STATE, key, 5, 0, (const uint8_t *)"x", 1),
+                 -SM_ENOTFOUND, "an empty overlay has nothing to patch");
+    cr_assert_eq(overlay_put(overlay, STORE_CF_STATE, key, 5, (const uint8_t *)"abcdef", 6), 0);
+    cr_assert_eq(overlay_put(overlay, STORE_CF_META, key, 5, (const uint8_t *)"meta", 4), 0);
+    cr_assert_eq(overlay_patch(overlay, STORE_CF_STATE, key, 5, 2, (const uint8_t *)"XY", 2), 0);
+    cr_assert_eq(overlay_patch(overlay, STORE_CF_STATE, key, 5, 4, (const uint8_t *)"Z", 1), 0);
+    cr_assert_eq(overlay_patch(overlay, STORE_CF_STATE, key, 5, 6, NULL, 0), 0,
+                 "an empty patch at the end is inside");
+    cr_assert_eq(overlay_patch(overlay, STORE_CF_STATE, key, 5, 5, (const uint8_t *)"12", 2),
+                 -SM_EINVAL, "a patch past the end is refused");
+    cr_assert_eq(overlay_patch(overlay, STORE_CF_STATE, key, 5, 7, NULL, 0), -SM_EINVAL);
+    cr_assert_eq(overlay_patch(overlay, STORE_CF_STATE, key, 5, SIZE_MAX, (const uint8_t *)"1",
+                               1),
+                 -SM_EINVAL, "an offset that would wrap is refused");
+    cr_assert_eq(overlay_patch(overlay, STORE_CF_STATE, (const uint8_t *)"other", 5, 0,
+                               (const uint8_t *)"x", 1),
+                 -SM_ENOTFOUND);
+    const uint8_t *value = NULL;
+    size_t len = 0;
+    cr_assert_eq(overlay_get(overlay, STORE_CF_STATE, key, 5, &value, &len), 0);
+    cr_assert_eq(len, 6);
+    cr_assert_eq(memcmp(value, "abXYZf", 6), 0, "got %.6s", (const char *)value);
+    cr_assert_eq(overlay_get(overlay, STORE_CF_META, key, 5, &value, &len), 0);
+    cr_assert_eq(memcmp(value, "meta", 4), 0, "another column family's value is untouched");
+    cr_assert_eq(overlay_count(overlay), 2);
     overlay_destroy(&overlay);
 }
