@@ -74,7 +74,8 @@ op_pack(const Storemesh__Operation *op, uint8_t *out)
 // A Tag: origin (1), seq (2), in that order, each at most once. An empty one (no
 // fields) is what an encoder writes for a tag of zeros.
 static wire_fast_t
-read_tag(ProtobufCAllocator *allocator, const uint8_t *data, size_t len, Storemesh__Tag **out)
+read_tag(ProtobufCAllocator *allocator, wire_pool_t *pool, const uint8_t *data, size_t len,
+         Storemesh__Tag **out)
 {
     Storemesh__Tag *tag = wire_take(allocator, sizeof *tag);
     if (!tag)
@@ -92,8 +93,8 @@ read_tag(ProtobufCAllocator *allocator, const uint8_t *data, size_t len, Storeme
         if (key == (1 << 3 | WIRE_BYTES)) {
             if (!wire_read_span(&in, &span, &span_len))
                 return WIRE_FAST_NO;
-            if (!(tag->origin = wire_take_string(allocator, span, span_len)))
-                return WIRE_FAST_NOMEM;
+            if (!(tag->origin = wire_pool_string(pool, span, span_len)))
+                return WIRE_FAST_NO; // cannot be: the pool holds the message's length
         } else if (key == (2 << 3 | WIRE_VARINT)) {
             if (!wire_read_varint(&in, &tag->seq))
                 return WIRE_FAST_NO;
@@ -106,7 +107,8 @@ read_tag(ProtobufCAllocator *allocator, const uint8_t *data, size_t len, Storeme
 }
 
 static wire_fast_t
-read_operation(ProtobufCAllocator *allocator, wire_reader_t *in, Storemesh__Operation *op)
+read_operation(ProtobufCAllocator *allocator, wire_pool_t *pool, wire_reader_t *in,
+               Storemesh__Operation *op)
 {
     Storemesh__Tag *tags[OP_UNPACK_TAGS_MAX];
     size_t tag_count = 0;
@@ -157,7 +159,7 @@ read_operation(ProtobufCAllocator *allocator, wire_reader_t *in, Storemesh__Oper
             if (!wire_read_varint(in, &n) || n > (uint64_t)(in->end - in->at) ||
                 tag_count == OP_UNPACK_TAGS_MAX)
                 return WIRE_FAST_NO;
-            wire_fast_t rc = read_tag(allocator, in->at, (size_t)n, &tags[tag_count]);
+            wire_fast_t rc = read_tag(allocator, pool, in->at, (size_t)n, &tags[tag_count]);
             if (rc != WIRE_FAST_OK)
                 return rc;
             tag_count++;
@@ -167,9 +169,9 @@ read_operation(ProtobufCAllocator *allocator, wire_reader_t *in, Storemesh__Oper
         if (!wire_read_span(in, &span, &span_len))
             return WIRE_FAST_NO;
         if (text) {
-            char *copy = wire_take_string(allocator, span, span_len);
+            char *copy = wire_pool_string(pool, span, span_len);
             if (!copy)
-                return WIRE_FAST_NOMEM;
+                return WIRE_FAST_NO; // cannot be: the pool holds the message's length
             switch (number) {
             case 1: op->origin = copy; break;
             case 6: op->command_id = copy; break;
@@ -182,8 +184,8 @@ read_operation(ProtobufCAllocator *allocator, wire_reader_t *in, Storemesh__Oper
             ProtobufCBinaryData *out = number == 4 ? &op->rules_hash
                                        : number == 5 ? &op->prev_hash
                                                      : &op->value;
-            if (!wire_take_bytes(allocator, span, span_len, out))
-                return WIRE_FAST_NOMEM;
+            if (!wire_pool_bytes(pool, span, span_len, out))
+                return WIRE_FAST_NO;
         }
     }
     if (tag_count > 0) {
@@ -199,12 +201,15 @@ read_operation(ProtobufCAllocator *allocator, wire_reader_t *in, Storemesh__Oper
 Storemesh__Operation *
 op_unpack(ProtobufCAllocator *allocator, size_t len, const uint8_t *data)
 {
-    Storemesh__Operation *op = wire_take(allocator, sizeof *op);
-    if (!op)
+    // The operation and the pool for its strings and bytes in one block.
+    uint8_t *block = wire_take(allocator, sizeof(Storemesh__Operation) + len);
+    if (!block)
         return NULL;
+    Storemesh__Operation *op = (Storemesh__Operation *)block;
     storemesh__operation__init(op);
+    wire_pool_t pool = wire_pool(block + sizeof *op, len);
     wire_reader_t in = {data, data + len};
-    wire_fast_t rc = read_operation(allocator, &in, op);
+    wire_fast_t rc = read_operation(allocator, &pool, &in, op);
     if (rc == WIRE_FAST_OK)
         return op;
     if (rc == WIRE_FAST_NOMEM)

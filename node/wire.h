@@ -178,6 +178,59 @@ wire_take_bytes(ProtobufCAllocator *allocator, const uint8_t *data, size_t len,
     return out->data != NULL;
 }
 
+// The strings and bytes of one decoded message, cut from one allocation instead
+// of one each (eight or so per operation, a call through the allocator each: 2%
+// of a 200-branch simulation). Each field takes at most its encoded size (its
+// bytes and a NUL, where the encoding has a key, a length and the bytes), nested
+// messages included, so a message of len bytes needs at most len.
+typedef struct {
+    uint8_t *at;
+    uint8_t *end;
+} wire_pool_t;
+
+// A pool over block (len bytes, from the allocator: its blocks are never freed
+// one by one).
+static inline wire_pool_t
+wire_pool(uint8_t *block, size_t len)
+{
+    return (wire_pool_t){block, block + len};
+}
+
+static inline uint8_t *
+wire_pool_cut(wire_pool_t *pool, size_t len)
+{
+    if ((size_t)(pool->end - pool->at) < len)
+        return NULL; // more than the message held: the caller's bound is wrong
+    uint8_t *block = pool->at;
+    pool->at += len;
+    return block;
+}
+
+static inline char *
+wire_pool_string(wire_pool_t *pool, const uint8_t *data, size_t len)
+{
+    char *text = (char *)wire_pool_cut(pool, len + 1);
+    if (text) {
+        memcpy(text, data, len);
+        text[len] = '\0';
+    }
+    return text;
+}
+
+// As wire_take_bytes: no bytes, no data pointer.
+static inline bool
+wire_pool_bytes(wire_pool_t *pool, const uint8_t *data, size_t len, ProtobufCBinaryData *out)
+{
+    out->len = len;
+    out->data = NULL;
+    if (len == 0)
+        return true;
+    out->data = wire_pool_cut(pool, len);
+    if (out->data)
+        memcpy(out->data, data, len);
+    return out->data != NULL;
+}
+
 // What a fast decoder made of its input.
 typedef enum {
     WIRE_FAST_OK,
