@@ -357,6 +357,17 @@ core_peer_input_paused(const core_t *self)
 }
 
 int
+core_pending_get_key(const core_t *self, const overlay_key_t *key, const uint8_t **value,
+                     size_t *value_len)
+{
+    if (overlay_get_key(self->staging->overlay, key, value, value_len) == 0)
+        return 0;
+    if (self->in_flight)
+        return overlay_get_key(self->in_flight->overlay, key, value, value_len);
+    return -SM_ENOTFOUND;
+}
+
+int
 core_pending_get(const core_t *self, store_cf_t cf, const uint8_t *key, size_t key_len,
                  const uint8_t **value, size_t *value_len)
 {

@@ -317,6 +317,9 @@ int core_stage_command(core_t *self, core_request_t *request, size_t index,
 // until the next change to a batch, or -SM_ENOTFOUND.
 int core_pending_get(const core_t *self, store_cf_t cf, const uint8_t *key, size_t key_len,
                      const uint8_t **value, size_t *value_len);
+// core_pending_get for a key hashed once (overlay_key).
+int core_pending_get_key(const core_t *self, const overlay_key_t *key, const uint8_t **value,
+                         size_t *value_len);
 
 // core.c: a batch could not be built or written: everything not yet on disk is
 // answered "failed" and the heads roll back to what storage holds.

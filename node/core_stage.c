@@ -505,18 +505,23 @@ entity_has_origin_owner(const rules_entity_t *entity)
     return false;
 }
 
+// read_state for a state key hashed once (overlay_key), which the caller may use
+// again for the overlay it writes the state to.
 static int
-read_state(core_t *self, crdt_kind_t kind, const uint8_t *key, size_t key_len,
-           const uint8_t **state, size_t *state_len, uint8_t **owned)
+read_state_key(core_t *self, crdt_kind_t kind, const overlay_key_t *keyed,
+               const uint8_t **state, size_t *state_len, uint8_t **owned)
 {
+    assert(keyed->cf == STORE_CF_STATE);
+    const uint8_t *key = keyed->bytes;
+    size_t key_len = keyed->len;
     *state = NULL;
     *state_len = 0;
     *owned = NULL;
-    if (core_pending_get(self, STORE_CF_STATE, key, key_len, state, state_len) == 0)
+    if (core_pending_get_key(self, keyed, state, state_len) == 0)
         return 0;
-    if (overlay_get(self->dirty, STORE_CF_STATE, key, key_len, state, state_len) == 0)
+    if (overlay_get_key(self->dirty, keyed, state, state_len) == 0)
         return 0; // committed since the last checkpoint
-    if (overlay_get(self->state_cache, STORE_CF_STATE, key, key_len, state, state_len) == 0)
+    if (overlay_get_key(self->state_cache, keyed, state, state_len) == 0)
         return 0;
     int rc = core_read(self, STORE_CF_STATE, key, key_len, owned, state_len);
     if (rc == -SM_ENOTFOUND) {
@@ -534,9 +539,17 @@ read_state(core_t *self, crdt_kind_t kind, const uint8_t *key, size_t key_len,
     *state = *owned;
     if (overlay_count(self->state_cache) >= CORE_STATE_CACHE_ENTRIES_MAX)
         overlay_clear(self->state_cache);
-    if (overlay_put(self->state_cache, STORE_CF_STATE, key, key_len, *owned, *state_len))
+    if (overlay_put_key(self->state_cache, keyed, *owned, *state_len))
         overlay_clear(self->state_cache);
     return 0;
+}
+
+static int
+read_state(core_t *self, crdt_kind_t kind, const uint8_t *key, size_t key_len,
+           const uint8_t **state, size_t *state_len, uint8_t **owned)
+{
+    overlay_key_t keyed = overlay_key(STORE_CF_STATE, key, key_len);
+    return read_state_key(self, kind, &keyed, state, state_len, owned);
 }
 
 // Applies op to the state at key into the overlay. The crdt layer is pure, so a
@@ -769,18 +782,16 @@ observed_from_proto(const Storemesh__Operation *op, crdt_tag_t *tags)
 // Writes patch into the staging overlay's copy of the state at key: where it lies
 // already, or after copying state (the one read_state gave, from elsewhere) there.
 static int
-patch_staged(core_t *self, const uint8_t *key, size_t key_len, const uint8_t *state,
-             size_t state_len, const crdt_patch_t *patch)
+patch_staged(core_t *self, const overlay_key_t *key, const uint8_t *state, size_t state_len,
+             const crdt_patch_t *patch)
 {
     overlay_t *staged = self->staging->overlay;
     // read_state looks in the staging overlay first: absent there, state lies elsewhere.
-    int rc = overlay_patch(staged, STORE_CF_STATE, key, key_len, patch->offset, patch->bytes,
-                           patch->len);
+    int rc = overlay_patch_key(staged, key, patch->offset, patch->bytes, patch->len);
     if (rc == -SM_ENOTFOUND) {
-        rc = overlay_put(staged, STORE_CF_STATE, key, key_len, state, state_len);
+        rc = overlay_put_key(staged, key, state, state_len);
         if (rc == 0)
-            rc = overlay_patch(staged, STORE_CF_STATE, key, key_len, patch->offset,
-                               patch->bytes, patch->len);
+            rc = overlay_patch_key(staged, key, patch->offset, patch->bytes, patch->len);
     }
     assert(rc != -SM_EINVAL); // the patch lies inside the state it was made for
     return rc;
@@ -789,24 +800,25 @@ patch_staged(core_t *self, const uint8_t *key, size_t key_len, const uint8_t *st
 // Merges into the staging overlay; a merge the state refuses is counted and leaves
 // the state as it was, the same on every node that holds the operation. A counter
 // add that changes a few bytes in place patches the staged copy (crdt_field_apply_patch)
-// instead of writing the state out whole and copying that in.
+// instead of writing the state out whole and copying that in. The key is hashed
+// once for every overlay it is looked up in and the one it is written to.
 static int
 merge_remote(core_t *self, crdt_kind_t kind, const uint8_t *key, size_t key_len,
              const crdt_op_t *op)
 {
     crdt_buf_t *scratch = &self->scratch[0];
+    overlay_key_t keyed = overlay_key(STORE_CF_STATE, key, key_len);
     const uint8_t *state = NULL;
     uint8_t *owned = NULL;
     size_t state_len = 0;
     crdt_patch_t patch;
-    int rc = read_state(self, kind, key, key_len, &state, &state_len, &owned);
+    int rc = read_state_key(self, kind, &keyed, &state, &state_len, &owned);
     if (rc == 0)
         rc = crdt_field_apply_patch(kind, state, state_len, op, scratch, &patch);
     if (rc == CRDT_PATCHED)
-        rc = patch_staged(self, key, key_len, state, state_len, &patch);
+        rc = patch_staged(self, &keyed, state, state_len, &patch);
     else if (rc == 0)
-        rc = overlay_put(self->staging->overlay, STORE_CF_STATE, key, key_len, scratch->data,
-                         scratch->len);
+        rc = overlay_put_key(self->staging->overlay, &keyed, scratch->data, scratch->len);
     else if (rc != -SM_ENOMEM && rc != -SM_EIO) {
         self->counters.apply_failed++;
         rc = 0;

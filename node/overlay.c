@@ -185,10 +185,28 @@ grow(overlay_t *self, store_cf_t cf)
     return 0;
 }
 
+overlay_key_t
+overlay_key(store_cf_t cf, const uint8_t *key, size_t key_len)
+{
+    assert(cf < STORE_CF_COUNT);
+    return (overlay_key_t){cf, key, key_len, hash_key(cf, key, key_len)};
+}
+
 int
 overlay_put(overlay_t *self, store_cf_t cf, const uint8_t *key, size_t key_len,
             const uint8_t *value, size_t value_len)
 {
+    overlay_key_t keyed = overlay_key(cf, key, key_len);
+    return overlay_put_key(self, &keyed, value, value_len);
+}
+
+int
+overlay_put_key(overlay_t *self, const overlay_key_t *keyed, const uint8_t *value,
+                size_t value_len)
+{
+    store_cf_t cf = keyed->cf;
+    const uint8_t *key = keyed->bytes;
+    size_t key_len = keyed->len;
     assert(cf < STORE_CF_COUNT);
     table_t *table = &self->tables[cf];
     // Room first, so that the slot found below stays the slot.
@@ -197,7 +215,7 @@ overlay_put(overlay_t *self, store_cf_t cf, const uint8_t *key, size_t key_len,
         if (rc)
             return rc;
     }
-    uint64_t hash = hash_key(cf, key, key_len);
+    uint64_t hash = keyed->hash;
     size_t slot = find_slot(self, table, key, key_len, hash);
     if (table->slots[slot] != 0) {
         entry_t *entry = &self->entries[SLOT_INDEX(table->slots[slot]) - 1];
@@ -256,14 +274,33 @@ overlay_get(const overlay_t *self, store_cf_t cf, const uint8_t *key, size_t key
             const uint8_t **value, size_t *value_len)
 {
     assert(cf < STORE_CF_COUNT);
-    const table_t *table = &self->tables[cf];
+    if (self->tables[cf].count == 0)
+        return -SM_ENOTFOUND; // without hashing the key
+    overlay_key_t keyed = overlay_key(cf, key, key_len);
+    return overlay_get_key(self, &keyed, value, value_len);
+}
+
+// The entry of keyed, or NULL.
+static entry_t *
+find_entry(const overlay_t *self, const overlay_key_t *keyed)
+{
+    assert(keyed->cf < STORE_CF_COUNT);
+    const table_t *table = &self->tables[keyed->cf];
     if (table->count == 0)
-        return -SM_ENOTFOUND;
-    uint64_t hash = hash_key(cf, key, key_len);
-    size_t slot = find_slot(self, table, key, key_len, hash);
+        return NULL;
+    size_t slot = find_slot(self, table, keyed->bytes, keyed->len, keyed->hash);
     if (table->slots[slot] == 0)
+        return NULL;
+    return &self->entries[SLOT_INDEX(table->slots[slot]) - 1];
+}
+
+int
+overlay_get_key(const overlay_t *self, const overlay_key_t *keyed, const uint8_t **value,
+                size_t *value_len)
+{
+    const entry_t *entry = find_entry(self, keyed);
+    if (!entry)
         return -SM_ENOTFOUND;
-    const entry_t *entry = &self->entries[SLOT_INDEX(table->slots[slot]) - 1];
     *value = entry->value;
     *value_len = entry->value_len;
     return 0;
@@ -273,14 +310,17 @@ int
 overlay_patch(overlay_t *self, store_cf_t cf, const uint8_t *key, size_t key_len, size_t offset,
               const uint8_t *bytes, size_t len)
 {
-    assert(cf < STORE_CF_COUNT);
-    const table_t *table = &self->tables[cf];
-    if (table->count == 0)
+    overlay_key_t keyed = overlay_key(cf, key, key_len);
+    return overlay_patch_key(self, &keyed, offset, bytes, len);
+}
+
+int
+overlay_patch_key(overlay_t *self, const overlay_key_t *keyed, size_t offset, const uint8_t *bytes,
+                  size_t len)
+{
+    entry_t *entry = find_entry(self, keyed);
+    if (!entry)
         return -SM_ENOTFOUND;
-    size_t slot = find_slot(self, table, key, key_len, hash_key(cf, key, key_len));
-    if (table->slots[slot] == 0)
-        return -SM_ENOTFOUND;
-    entry_t *entry = &self->entries[SLOT_INDEX(table->slots[slot]) - 1];
     if (offset > entry->value_len || len > entry->value_len - offset)
         return -SM_EINVAL;
     if (len)

@@ -256,3 +256,30 @@ Test(overlay, a_patch_changes_bytes_in_place_and_only_inside_the_value)
     cr_assert_eq(overlay_count(overlay), 2);
     overlay_destroy(&overlay);
 }
+
+Test(overlay, a_key_hashed_once_finds_its_entry_in_every_overlay)
+{
+    overlay_t *first = overlay_new();
+    overlay_t *second = overlay_new();
+    cr_assert(first && second);
+    overlay_key_t key = overlay_key(STORE_CF_STATE, (const uint8_t *)"stock\0sku-1\0on_hand", 19);
+    const uint8_t *value = NULL;
+    size_t len = 0;
+    cr_assert_eq(overlay_get_key(first, &key, &value, &len), -SM_ENOTFOUND);
+    cr_assert_eq(overlay_put_key(first, &key, (const uint8_t *)"one", 3), 0);
+    cr_assert_eq(overlay_put(second, STORE_CF_STATE, key.bytes, key.len, (const uint8_t *)"two", 3),
+                 0);
+    cr_assert_eq(overlay_get_key(second, &key, &value, &len), 0, "put unkeyed, found keyed");
+    cr_assert_eq(memcmp(value, "two", 3), 0);
+    cr_assert_eq(overlay_get(first, STORE_CF_STATE, key.bytes, key.len, &value, &len), 0,
+                 "put keyed, found unkeyed");
+    cr_assert_eq(memcmp(value, "one", 3), 0);
+    cr_assert_eq(overlay_patch_key(first, &key, 0, (const uint8_t *)"O", 1), 0);
+    cr_assert_eq(overlay_get_key(first, &key, &value, &len), 0);
+    cr_assert_eq(memcmp(value, "One", 3), 0);
+    overlay_key_t other_cf = overlay_key(STORE_CF_META, key.bytes, key.len);
+    cr_assert_eq(overlay_get_key(first, &other_cf, &value, &len), -SM_ENOTFOUND,
+                 "the same bytes in another column family are another key");
+    overlay_destroy(&first);
+    overlay_destroy(&second);
+}
