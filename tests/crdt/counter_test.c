@@ -435,10 +435,17 @@ static void
 equiv_random_name(prop_rng_t *rng, char name[CRDT_NAME_MAX + 1])
 {
     static const char alphabet[] = {'a', 'b', 'z', '\x01', '\x7f', '\x80', '\xff'};
-    size_t len = prop_rng_one_in(rng, 8) ? CRDT_NAME_MAX : 1 + prop_rng_below(rng, 6);
+    // Short names, node-name lengths (7 to 20: the comparison takes words, then the
+    // last eight bytes in common) and the longest.
+    size_t len = prop_rng_one_in(rng, 8)   ? CRDT_NAME_MAX
+                 : prop_rng_one_in(rng, 3) ? 7 + prop_rng_below(rng, 14)
+                                           : 1 + prop_rng_below(rng, 6);
     memset(name, 0, CRDT_NAME_MAX + 1);
+    // Node-name lengths share a long prefix, as "branch-0041" and "branch-0042" do,
+    // so names often differ only in their last bytes.
+    size_t shared = len >= 7 && len <= 20 ? len - 1 - prop_rng_below(rng, 3) : 0;
     for (size_t index = 0; index < len; index++)
-        name[index] = alphabet[prop_rng_below(rng, sizeof alphabet)];
+        name[index] = index < shared ? 'b' : alphabet[prop_rng_below(rng, sizeof alphabet)];
 }
 
 static uint64_t
