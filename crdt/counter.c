@@ -370,11 +370,6 @@ counter_write_update(const uint8_t *state, size_t state_len, const counter_slot_
     return writer.rc;
 }
 
-// Folds op into the encoded state in one pass over its bytes: a field with a few
-// hundred origins (a stock counter in the partition simulator) is applied far more
-// often than viewed, and decoding every entry into an array to change one was most
-// of the cost. Writes exactly what decode, fold and encode would: a state that
-// decodes has one encoding, so the bytes around the changed entry stay valid.
 // The eight bytes of value, big-endian, as codec_put_u64 writes them.
 static void
 store_be64(uint8_t *bytes, uint64_t value)
@@ -400,6 +395,12 @@ counter_patch(const counter_slot_t *slot, size_t state_len, uint64_t seq, int64_
     return CRDT_PATCHED;
 }
 
+// Folds op into the encoded state in one pass over its bytes: a field with a few
+// hundred origins (a stock counter in the partition simulator) is applied far more
+// often than viewed, and decoding every entry into an array to change one was most
+// of the cost. Writes exactly what decode, fold and encode would: a state that
+// decodes has one encoding, so the bytes around the changed entry stay valid.
+// With patch, an update or a repeat comes back as CRDT_PATCHED and *patch instead.
 static int
 counter_apply_at(const uint8_t *state_in, size_t state_in_len, const crdt_op_t *op,
                  crdt_buf_t *state_out, bool known, crdt_patch_t *patch)
