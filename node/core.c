@@ -371,11 +371,8 @@ int
 core_pending_get(const core_t *self, store_cf_t cf, const uint8_t *key, size_t key_len,
                  const uint8_t **value, size_t *value_len)
 {
-    if (overlay_get(self->staging->overlay, cf, key, key_len, value, value_len) == 0)
-        return 0;
-    if (self->in_flight)
-        return overlay_get(self->in_flight->overlay, cf, key, key_len, value, value_len);
-    return -SM_ENOTFOUND;
+    overlay_key_t keyed = overlay_key(cf, key, key_len);
+    return core_pending_get_key(self, &keyed, value, value_len);
 }
 
 // Moves requests whose every command is answered from requests to ready, in order.

@@ -163,19 +163,23 @@ wire_take_string(ProtobufCAllocator *allocator, const uint8_t *data, size_t len)
     return text;
 }
 
-// No bytes: no data pointer, as protobuf-c leaves it.
+// out: len bytes of data copied to block (taken for them, NULL when that failed).
+// No bytes: no data pointer, as protobuf-c leaves it. False when block is NULL.
+static inline bool
+wire_set_bytes(ProtobufCBinaryData *out, uint8_t *block, const uint8_t *data, size_t len)
+{
+    out->len = len;
+    out->data = len ? block : NULL;
+    if (len && block)
+        memcpy(block, data, len);
+    return len == 0 || block != NULL;
+}
+
 static inline bool
 wire_take_bytes(ProtobufCAllocator *allocator, const uint8_t *data, size_t len,
                 ProtobufCBinaryData *out)
 {
-    out->len = len;
-    out->data = NULL;
-    if (len == 0)
-        return true;
-    out->data = wire_take(allocator, len);
-    if (out->data)
-        memcpy(out->data, data, len);
-    return out->data != NULL;
+    return wire_set_bytes(out, len ? wire_take(allocator, len) : NULL, data, len);
 }
 
 // The strings and bytes of one decoded message, cut from one allocation instead
@@ -217,18 +221,10 @@ wire_pool_string(wire_pool_t *pool, const uint8_t *data, size_t len)
     return text;
 }
 
-// As wire_take_bytes: no bytes, no data pointer.
 static inline bool
 wire_pool_bytes(wire_pool_t *pool, const uint8_t *data, size_t len, ProtobufCBinaryData *out)
 {
-    out->len = len;
-    out->data = NULL;
-    if (len == 0)
-        return true;
-    out->data = wire_pool_cut(pool, len);
-    if (out->data)
-        memcpy(out->data, data, len);
-    return out->data != NULL;
+    return wire_set_bytes(out, len ? wire_pool_cut(pool, len) : NULL, data, len);
 }
 
 // What a fast decoder made of its input.
