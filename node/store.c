@@ -1,9 +1,14 @@
 #include "store.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "sm_error.h"
+#include "varint.h"
+
+#define STORE_BATCH_ARENA_MIN_BYTES (64u << 10)
+#define STORE_BATCH_ARENA_DOUBLING_BYTES (1u << 20)
 
 void
 store_batch_init(store_batch_t *self)
@@ -31,6 +36,7 @@ int
 store_batch_put(store_batch_t *self, store_cf_t cf, const void *key, size_t key_len,
                 const void *value, size_t value_len)
 {
+    assert(cf >= 0 && cf < STORE_CF_COUNT);
     if (key_len > UINT32_MAX || value_len > UINT32_MAX)
         return -SM_ERANGE;
     if (self->count == self->cap) {
@@ -41,24 +47,49 @@ store_batch_put(store_batch_t *self, store_cf_t cf, const void *key, size_t key_
         self->puts = puts;
         self->cap = cap;
     }
-    size_t need = self->arena_len + key_len + value_len;
+    size_t start = self->arena_len ? self->arena_len : STORE_BATCH_HEADER_BYTES;
+    size_t record = 1 + (cf ? varint_size((uint32_t)cf) : 0) + varint_size(key_len) + key_len +
+                    varint_size(value_len) + value_len;
+    size_t need = start + record;
+    if (need > UINT32_MAX || self->count >= UINT32_MAX)
+        return -SM_ERANGE;
     if (need > self->arena_cap) {
-        size_t cap = self->arena_cap ? self->arena_cap : 64 * 1024;
+        // Doubling up to 1 MiB, then a quarter more at a time: a node's batches settle
+        // just above 1 MiB (a group commit, or the staged peer operations and one
+        // message more), and doubling would hold 2 MiB per batch for that.
+        size_t cap = self->arena_cap ? self->arena_cap : STORE_BATCH_ARENA_MIN_BYTES;
         while (cap < need)
-            cap *= 2;
+            cap += cap < STORE_BATCH_ARENA_DOUBLING_BYTES ? cap : cap / 4;
         uint8_t *arena = realloc(self->arena, cap);
         if (!arena)
             return -SM_ENOMEM;
         self->arena = arena;
         self->arena_cap = cap;
     }
-    memcpy(self->arena + self->arena_len, key, key_len);
+    if (self->arena_len == 0)
+        memset(self->arena, 0, STORE_BATCH_HEADER_BYTES);
+    uint8_t *out = self->arena + start;
+    *out++ = cf ? STORE_BATCH_TAG_CF : STORE_BATCH_TAG_DEFAULT_CF;
+    if (cf)
+        out += varint_put(out, (uint32_t)cf);
+    out += varint_put(out, key_len);
+    uint32_t key_offset = (uint32_t)(out - self->arena);
+    memcpy(out, key, key_len);
+    out += key_len;
+    out += varint_put(out, value_len);
+    uint32_t value_offset = (uint32_t)(out - self->arena);
     if (value_len)
-        memcpy(self->arena + self->arena_len + key_len, value, value_len);
+        memcpy(out, value, value_len);
+    out += value_len;
+    assert((size_t)(out - self->arena) == need);
     self->puts[self->count++] = (store_put_t){.cf = cf,
                                               .key_len = (uint32_t)key_len,
                                               .value_len = (uint32_t)value_len,
-                                              .offset = self->arena_len};
+                                              .key_offset = key_offset,
+                                              .value_offset = value_offset};
+    uint32_t count = (uint32_t)self->count;
+    for (int i = 0; i < 4; i++)
+        self->arena[8 + i] = (uint8_t)(count >> (8 * i)); // fixed32, little-endian
     self->arena_len = need;
     self->size_bytes += key_len + value_len;
     return 0;

@@ -47,22 +47,33 @@ typedef struct {
     void *ctx;
 } store_reader_t;
 
-// A batch of puts, written all or nothing. Owned by whoever built it. Keys and
-// values live in one growing arena, so building a batch costs no allocation per
-// put once the arena has grown to its working size.
+// A batch of puts, written all or nothing. Owned by whoever built it. The puts are
+// kept as RocksDB's WriteBatch encoding (its "rep", db/write_batch.cc, the WAL
+// record format, stable across releases): a 12-byte header (a sequence number the
+// write fills in, then the count as a little-endian fixed32), then per put a tag (1:
+// column family 0; 5: another, then its ID as a varint32), the key and the value,
+// each a varint32 length and the bytes. The column family's ID is its store_cf_t
+// value, which is what a store opened by store_rocks assigns. So store_rocks hands
+// the arena to RocksDB as it is, with no encoding or copy of its own, and the
+// storage model reads the puts back through store_put_key and store_put_value. One
+// growing arena: building a batch costs no allocation per put once it has grown to
+// its working size.
+enum { STORE_BATCH_HEADER_BYTES = 12, STORE_BATCH_TAG_DEFAULT_CF = 1, STORE_BATCH_TAG_CF = 5 };
+
 typedef struct {
     store_cf_t cf;
     uint32_t key_len;
     uint32_t value_len;
-    size_t offset; // of the key in the arena; the value follows it
+    uint32_t key_offset; // in the arena
+    uint32_t value_offset;
 } store_put_t;
 
 typedef struct {
     store_put_t *puts;
     size_t count;
     size_t cap;
-    uint8_t *arena;
-    size_t arena_len; // bytes in use
+    uint8_t *arena; // the rep: header and puts, arena_len bytes (0 before the first put)
+    size_t arena_len;
     size_t arena_cap;
     size_t size_bytes; // keys + values, for limits and reporting
 } store_batch_t;
@@ -70,19 +81,20 @@ typedef struct {
 static inline const uint8_t *
 store_put_key(const store_batch_t *batch, const store_put_t *put)
 {
-    return batch->arena + put->offset;
+    return batch->arena + put->key_offset;
 }
 
 static inline const uint8_t *
 store_put_value(const store_batch_t *batch, const store_put_t *put)
 {
-    return batch->arena + put->offset + put->key_len;
+    return batch->arena + put->value_offset;
 }
 
 void store_batch_init(store_batch_t *self);
 void store_batch_clear(store_batch_t *self); // forgets the puts, keeps the memory
 void store_batch_free(store_batch_t *self);
-// 0 or -SM_ENOMEM.
+// 0, -SM_ENOMEM, or -SM_ERANGE (a key or value over 4 GiB, or a batch whose arena
+// would pass 4 GiB: far beyond any limit the core sets).
 int store_batch_put(store_batch_t *self, store_cf_t cf, const void *key, size_t key_len,
                     const void *value, size_t value_len);
 

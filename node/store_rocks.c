@@ -32,6 +32,10 @@ struct store_rocks {
     rocksdb_readoptions_t *read;
     rocksdb_writeoptions_t *write_sync;
     rocksdb_writeoptions_t *write_nosync;
+    // Each column family's RocksDB ID is its store_cf_t value (as store_rocks creates
+    // them): a batch's arena is then RocksDB's encoding as it is (store.h).
+    bool native_cf_ids;
+    uint32_t cf_ids[STORE_CF_COUNT];
 };
 
 static int
@@ -125,6 +129,12 @@ store_rocks_open(const char *path, bool create, int *rc, char *err, size_t err_s
         rocksdb_free(rocks_err);
         store_rocks_close(&self);
         return NULL;
+    }
+    self->native_cf_ids = true;
+    for (int i = 0; i < STORE_CF_COUNT; i++) {
+        self->cf_ids[i] = rocksdb_column_family_handle_get_id(self->cfs[i]);
+        if (self->cf_ids[i] != (uint32_t)i)
+            self->native_cf_ids = false;
     }
     *rc = 0;
     return self;
@@ -284,48 +294,32 @@ store_rocks_reader(store_rocks_t *self)
         .get = rocks_get, .scan = rocks_scan, .get_many = rocks_get_many, .ctx = self};
 }
 
-// RocksDB's WriteBatch encoding (db/write_batch.cc, the WAL record format, stable
-// across releases): a 12-byte header (sequence, fixed64, filled in by the write;
-// count, fixed32), then per put a tag (1: default column family; 5: another, then
-// its ID as a varint32), the key and the value, each a varint32 length and bytes.
-// Built here in one exact-size buffer: through rocksdb_writebatch_put_cf the batch
-// grew by doubling (a 1 MB batch copied several times, up to 2 MB held) and each
-// put cost a call chain. tests/node/store_rocks_test.c checks the encoding at
-// every varint length boundary and in every column family.
-enum { REP_HEADER_BYTES = 12, REP_TAG_VALUE = 1, REP_TAG_CF_VALUE = 5 };
-
-int
-store_rocks_write(store_rocks_t *self, const store_batch_t *batch, bool sync, char *err,
-                  size_t err_size)
+// A batch whose column families have other IDs in this store (a store whose
+// families were created in another order) is encoded again, with this store's IDs,
+// in one exact-size buffer; the format is store.h's. tests/node/store_rocks_test.c
+// writes both ways at every varint length boundary and in every column family.
+static uint8_t *
+encode_with_ids(const store_rocks_t *self, const store_batch_t *batch, size_t *size_out)
 {
-    assert(batch->count <= UINT32_MAX); // bounded by the batch limits, far below
-    uint32_t cf_ids[STORE_CF_COUNT];
-    for (int i = 0; i < STORE_CF_COUNT; i++)
-        cf_ids[i] = rocksdb_column_family_handle_get_id(self->cfs[i]);
-    size_t size = REP_HEADER_BYTES;
+    size_t size = STORE_BATCH_HEADER_BYTES;
     for (size_t i = 0; i < batch->count; i++) {
         const store_put_t *put = &batch->puts[i];
-        uint32_t cf_id = cf_ids[put->cf];
+        uint32_t cf_id = self->cf_ids[put->cf];
         size += 1 + (cf_id ? varint_size(cf_id) : 0) + varint_size(put->key_len) +
                 put->key_len + varint_size(put->value_len) + put->value_len;
     }
     uint8_t *rep = malloc(size);
-    if (!rep) {
-        snprintf(err, err_size,
-                 "out of memory for a write batch of %zu bytes (not a disk problem: give the "
-                 "node more memory)",
-                 size);
-        return -SM_ENOMEM;
-    }
+    if (!rep)
+        return NULL;
     memset(rep, 0, 8); // the sequence number, which the write assigns
     uint32_t count = (uint32_t)batch->count;
     for (int i = 0; i < 4; i++)
         rep[8 + i] = (uint8_t)(count >> (8 * i)); // fixed32, little-endian
-    uint8_t *out = rep + REP_HEADER_BYTES;
+    uint8_t *out = rep + STORE_BATCH_HEADER_BYTES;
     for (size_t i = 0; i < batch->count; i++) {
         const store_put_t *put = &batch->puts[i];
-        uint32_t cf_id = cf_ids[put->cf];
-        *out++ = cf_id ? REP_TAG_CF_VALUE : REP_TAG_VALUE;
+        uint32_t cf_id = self->cf_ids[put->cf];
+        *out++ = cf_id ? STORE_BATCH_TAG_CF : STORE_BATCH_TAG_DEFAULT_CF;
         if (cf_id)
             out += varint_put(out, cf_id);
         out += varint_put(out, put->key_len);
@@ -337,7 +331,34 @@ store_rocks_write(store_rocks_t *self, const store_batch_t *batch, bool sync, ch
         out += put->value_len;
     }
     assert((size_t)(out - rep) == size);
-    rocksdb_writebatch_t *wb = rocksdb_writebatch_create_from((const char *)rep, size);
+    *size_out = size;
+    return rep;
+}
+
+int
+store_rocks_write(store_rocks_t *self, const store_batch_t *batch, bool sync, char *err,
+                  size_t err_size)
+{
+    assert(batch->count <= UINT32_MAX); // bounded by the batch limits, far below
+    // RocksDB copies the encoding into its own WriteBatch: the batch's arena, most
+    // of the time, is all the node holds besides (before, a second encoding of
+    // about 1 MiB a write was built here, on the writer thread).
+    static const uint8_t empty[STORE_BATCH_HEADER_BYTES] = {0};
+    uint8_t *rep = NULL;
+    const uint8_t *bytes = batch->count ? batch->arena : empty;
+    size_t size = batch->count ? batch->arena_len : sizeof empty;
+    if (batch->count && !self->native_cf_ids) {
+        rep = encode_with_ids(self, batch, &size);
+        if (!rep) {
+            snprintf(err, err_size,
+                     "out of memory for a write batch of %zu bytes (not a disk problem: give "
+                     "the node more memory)",
+                     batch->arena_len);
+            return -SM_ENOMEM;
+        }
+        bytes = rep;
+    }
+    rocksdb_writebatch_t *wb = rocksdb_writebatch_create_from((const char *)bytes, size);
     free(rep);
     char *rocks_err = NULL;
     rocksdb_write(self->db, sync ? self->write_sync : self->write_nosync, wb, &rocks_err);

@@ -1,7 +1,10 @@
-// store_rocks_write encodes RocksDB's WriteBatch itself (store_rocks.c): every
-// put must land in its column family with its exact key and value, whatever the
-// lengths (each varint length boundary) and however many puts a batch has.
+// A batch is RocksDB's WriteBatch encoding (store.h), handed to RocksDB as it is, or
+// encoded again by store_rocks_write with the store's own column family IDs when
+// they differ: either way every put must land in its column family with its exact
+// key and value, whatever the lengths (each varint length boundary) and however
+// many puts a batch has.
 #include <criterion/criterion.h>
+#include <rocksdb/c.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,9 +45,9 @@ fill(uint8_t *out, size_t len, int cf, size_t index)
     }
 }
 
-Test(store_rocks, a_batch_lands_in_every_column_family_at_each_length_boundary)
+static void
+check_every_family_at_each_length_boundary(store_rocks_t *store)
 {
-    store_rocks_t *store = open_store();
     // 0, the varint32 one-byte/two-byte/three-byte edges, and a value of 2 MiB.
     static const size_t lengths[] = {0, 1, 127, 128, 16383, 16384, 2u << 20};
     enum { LENGTHS = sizeof lengths / sizeof lengths[0] };
@@ -90,8 +93,43 @@ Test(store_rocks, a_batch_lands_in_every_column_family_at_each_length_boundary)
     free(expected);
     free(value);
     store_batch_free(&batch);
+}
+
+Test(store_rocks, a_batch_lands_in_every_column_family_at_each_length_boundary)
+{
+    store_rocks_t *store = open_store();
+    check_every_family_at_each_length_boundary(store);
     close_store(&store);
 }
+
+// A store whose column families RocksDB numbered in another order (created before
+// by something else, here in reverse): the batch is encoded again with its IDs.
+Test(store_rocks, a_store_with_other_column_family_ids_gets_each_put_in_its_family)
+{
+    cr_assert_not_null(mkdtemp(dir));
+    rocksdb_options_t *options = rocksdb_options_create();
+    rocksdb_options_set_create_if_missing(options, 1);
+    char *rocks_err = NULL;
+    rocksdb_t *db = rocksdb_open(options, dir, &rocks_err);
+    cr_assert_null(rocks_err, "%s", rocks_err);
+    static const char *const reversed[] = {"seal", "idem", "state", "log"};
+    for (size_t i = 0; i < sizeof reversed / sizeof reversed[0]; i++) {
+        rocksdb_column_family_handle_t *cf =
+            rocksdb_create_column_family(db, options, reversed[i], &rocks_err);
+        cr_assert_null(rocks_err, "%s", rocks_err);
+        cr_assert_eq(rocksdb_column_family_handle_get_id(cf), i + 1);
+        rocksdb_column_family_handle_destroy(cf);
+    }
+    rocksdb_close(db);
+    rocksdb_options_destroy(options);
+    int rc = 0;
+    char err[256];
+    store_rocks_t *store = store_rocks_open(dir, false, &rc, err, sizeof err);
+    cr_assert_not_null(store, "%s", err);
+    check_every_family_at_each_length_boundary(store);
+    close_store(&store);
+}
+
 
 // A put to a key written before replaces it; a batch of many small puts (a group
 // commit's worth) is applied whole, in order: the later of two puts to one key wins.
