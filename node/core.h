@@ -51,7 +51,7 @@
 // node asks its transport to stop reading peers (core_peer_input_paused): the next
 // write stays a few group commits long, and what a fast sender's credit window
 // holds beyond that waits in its compact wire form instead of in decoded copies.
-#define CORE_STAGED_REMOTE_BYTES_MAX (1u << 20)
+#define CORE_STAGED_REMOTE_BYTES_MAX (256u << 10)
 
 typedef enum {
     CORE_RESULT_OK = 0,

@@ -9,10 +9,24 @@
 #include "sm_error.h"
 #include "varint.h"
 
-// Memory bounds, chosen so a branch node stays well under 200 MB at any log size.
+// Memory bounds, chosen so a branch node stays well under 200 MB at any log size and
+// its peak grows little with the log (docs/ARCHITECTURE.md, "RocksDB layout"; measured by
+// `storemesh bench mesh` and `bench local`). Memtables were most of what a busy
+// node's memory grew by, so they are small: 4 MiB for all column families together
+// (past that the largest is flushed), at most two per family (one being written,
+// one being flushed), 2 MiB for a family that is looked up and rewritten, 1 MiB for
+// the appended ones. Against 8 MiB memtables (three per family) this took a quarter
+// to a third off both benchmarks' peaks; 512 KiB for the appended families cost
+// `bench local` a tenth of its speed (many more flushes of the log), 1 MiB nothing
+// measured.
 #define ROCKS_BLOCK_CACHE_BYTES (4u << 20)
-#define ROCKS_WRITE_BUFFER_BYTES (8u << 20)
-#define ROCKS_DB_WRITE_BUFFER_BYTES (8u << 20) // all column families' memtables together
+#define ROCKS_WRITE_BUFFER_BYTES (2u << 20)        // idem and state: looked up, rewritten
+#define ROCKS_APPEND_WRITE_BUFFER_BYTES (1u << 20) // log, seal and meta
+#define ROCKS_DB_WRITE_BUFFER_BYTES (4u << 20)     // all column families' memtables together
+#define ROCKS_WRITE_BUFFERS_MAX 2
+// Each file RocksDB writes (the WAL, a flush's or a compaction's output) buffers up
+// to this much before a write call: 1 MiB by default, several at once.
+#define ROCKS_FILE_WRITE_BUFFER_BYTES (256u << 10)
 #define ROCKS_MAX_OPEN_FILES 256
 
 static const char *const cf_names[STORE_CF_COUNT] = {
@@ -24,7 +38,7 @@ struct store_rocks {
     rocksdb_t *db;
     rocksdb_options_t *options;
     rocksdb_options_t *state_options; // rewritten in place
-    rocksdb_options_t *log_options;   // log and seal: appended, read by range
+    rocksdb_options_t *log_options;   // log, seal, meta: appended or small, read by range
     rocksdb_block_based_table_options_t *log_table; // the same without bloom filters
     rocksdb_cache_t *cache;
     rocksdb_block_based_table_options_t *table;
@@ -62,8 +76,10 @@ store_rocks_open(const char *path, bool create, int *rc, char *err, size_t err_s
     rocksdb_options_set_create_missing_column_families(self->options, create);
     rocksdb_options_set_max_open_files(self->options, ROCKS_MAX_OPEN_FILES);
     rocksdb_options_set_write_buffer_size(self->options, ROCKS_WRITE_BUFFER_BYTES);
-    rocksdb_options_set_max_write_buffer_number(self->options, 3);
+    rocksdb_options_set_max_write_buffer_number(self->options, ROCKS_WRITE_BUFFERS_MAX);
     rocksdb_options_set_db_write_buffer_size(self->options, ROCKS_DB_WRITE_BUFFER_BYTES);
+    rocksdb_options_set_writable_file_max_buffer_size(self->options,
+                                                      ROCKS_FILE_WRITE_BUFFER_BYTES);
     rocksdb_options_set_max_background_jobs(self->options, 2);
     rocksdb_options_set_keep_log_file_num(self->options, 4);
     // Debian's librocksdb keeps its assertions on, and on a full disk its own info
@@ -108,8 +124,11 @@ store_rocks_open(const char *path, bool create, int *rc, char *err, size_t err_s
     // The log and the seals are appended in key order and read by range (streaming,
     // audit); a point lookup there is rare (a restart's head check). Bloom filters, in
     // the memtable and in every table file, cost hashing on each write and flush and
-    // answer no query worth it.
+    // answer no query worth it. The meta family (a few keys rewritten once a batch:
+    // high-water marks, cursors) is read at start and then from the core's memory,
+    // so it shares these options.
     self->log_options = rocksdb_options_create_copy(self->options);
+    rocksdb_options_set_write_buffer_size(self->log_options, ROCKS_APPEND_WRITE_BUFFER_BYTES);
     rocksdb_options_set_memtable_prefix_bloom_size_ratio(self->log_options, 0);
     rocksdb_options_set_memtable_whole_key_filtering(self->log_options, 0);
     self->log_table = rocksdb_block_based_options_create();
@@ -117,9 +136,9 @@ store_rocks_open(const char *path, bool create, int *rc, char *err, size_t err_s
     rocksdb_options_set_block_based_table_factory(self->log_options, self->log_table);
     const rocksdb_options_t *cf_options[STORE_CF_COUNT];
     for (int i = 0; i < STORE_CF_COUNT; i++)
-        cf_options[i] = i == STORE_CF_STATE                       ? self->state_options
-                        : i == STORE_CF_LOG || i == STORE_CF_SEAL ? self->log_options
-                                                                  : self->options;
+        cf_options[i] = i == STORE_CF_STATE  ? self->state_options
+                        : i == STORE_CF_IDEM ? self->options
+                                             : self->log_options; // log, seal, meta
     char *rocks_err = NULL;
     self->db = rocksdb_open_column_families(self->options, path, STORE_CF_COUNT, cf_names,
                                             cf_options, self->cfs, &rocks_err);
