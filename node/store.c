@@ -54,9 +54,9 @@ store_batch_put(store_batch_t *self, store_cf_t cf, const void *key, size_t key_
     if (need > UINT32_MAX || self->count >= UINT32_MAX)
         return -SM_ERANGE;
     if (need > self->arena_cap) {
-        // Doubling up to 1 MiB, then a quarter more at a time: a node's batches settle
-        // just above 1 MiB (a group commit, or the staged peer operations and one
-        // message more), and doubling would hold 2 MiB per batch for that.
+        // Doubling up to 1 MiB, then a quarter more at a time: a group commit of
+        // 4,000 commands settles just above 1 MiB, and doubling would hold 2 MiB per
+        // batch (a node keeps two) for that.
         size_t cap = self->arena_cap ? self->arena_cap : STORE_BATCH_ARENA_MIN_BYTES;
         while (cap < need)
             cap += cap < STORE_BATCH_ARENA_DOUBLING_BYTES ? cap : cap / 4;
