@@ -1,8 +1,8 @@
 // hash_bytes: a 64-bit hash of a byte string for in-memory tables (the overlays'
 // slots, the storage model's index, blob pool and node heights, the name pool),
-// eight bytes at a time. Not for anything stored or sent: words are read in the host's byte order,
-// so another machine gives other hashes. No table here depends on one for what it
-// returns or the order it returns it in, only for where it looks.
+// eight bytes at a time. Not for anything stored or sent: words are read in the
+// host's byte order, so another machine gives other hashes. No table here depends
+// on one for what it returns or the order it returns it in, only for where it looks.
 //
 // FNV-1a (a multiply per byte) was 6% of a 200-branch simulation's instructions:
 // every key a core stages, merges or reads is hashed in up to three overlays, and

@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "sm_error.h"
-#include "varint.h"
 
 #define STORE_BATCH_ARENA_MIN_BYTES (64u << 10)
 #define STORE_BATCH_ARENA_DOUBLING_BYTES (1u << 20)
@@ -48,9 +47,8 @@ store_batch_put(store_batch_t *self, store_cf_t cf, const void *key, size_t key_
         self->cap = cap;
     }
     size_t start = self->arena_len ? self->arena_len : STORE_BATCH_HEADER_BYTES;
-    size_t record = 1 + (cf ? varint_size((uint32_t)cf) : 0) + varint_size(key_len) + key_len +
-                    varint_size(value_len) + value_len;
-    size_t need = start + record;
+    // A store_rocks store gives each column family its store_cf_t value as ID.
+    size_t need = start + store_put_encoded_size((uint32_t)cf, key_len, value_len);
     if (need > UINT32_MAX || self->count >= UINT32_MAX)
         return -SM_ERANGE;
     if (need > self->arena_cap) {
@@ -68,28 +66,18 @@ store_batch_put(store_batch_t *self, store_cf_t cf, const void *key, size_t key_
     }
     if (self->arena_len == 0)
         memset(self->arena, 0, STORE_BATCH_HEADER_BYTES);
-    uint8_t *out = self->arena + start;
-    *out++ = cf ? STORE_BATCH_TAG_CF : STORE_BATCH_TAG_DEFAULT_CF;
-    if (cf)
-        out += varint_put(out, (uint32_t)cf);
-    out += varint_put(out, key_len);
-    uint32_t key_offset = (uint32_t)(out - self->arena);
-    memcpy(out, key, key_len);
-    out += key_len;
-    out += varint_put(out, value_len);
-    uint32_t value_offset = (uint32_t)(out - self->arena);
-    if (value_len)
-        memcpy(out, value, value_len);
-    out += value_len;
-    assert((size_t)(out - self->arena) == need);
+    uint8_t *key_at = NULL;
+    uint8_t *value_at = NULL;
+    uint8_t *end = store_put_encode(self->arena + start, (uint32_t)cf, key, key_len, value,
+                                    value_len, &key_at, &value_at);
+    assert((size_t)(end - self->arena) == need);
+    (void)end;
     self->puts[self->count++] = (store_put_t){.cf = cf,
                                               .key_len = (uint32_t)key_len,
                                               .value_len = (uint32_t)value_len,
-                                              .key_offset = key_offset,
-                                              .value_offset = value_offset};
-    uint32_t count = (uint32_t)self->count;
-    for (int i = 0; i < 4; i++)
-        self->arena[8 + i] = (uint8_t)(count >> (8 * i)); // fixed32, little-endian
+                                              .key_offset = (uint32_t)(key_at - self->arena),
+                                              .value_offset = (uint32_t)(value_at - self->arena)};
+    store_batch_header_set_count(self->arena, (uint32_t)self->count);
     self->arena_len = need;
     self->size_bytes += key_len + value_len;
     return 0;

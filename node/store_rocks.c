@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "sm_error.h"
-#include "varint.h"
 
 // Memory bounds, chosen so a branch node stays well under 200 MB at any log size and
 // its peak grows little with the log (docs/ARCHITECTURE.md, "RocksDB layout"; measured by
@@ -323,31 +322,20 @@ encode_with_ids(const store_rocks_t *self, const store_batch_t *batch, size_t *s
     size_t size = STORE_BATCH_HEADER_BYTES;
     for (size_t i = 0; i < batch->count; i++) {
         const store_put_t *put = &batch->puts[i];
-        uint32_t cf_id = self->cf_ids[put->cf];
-        size += 1 + (cf_id ? varint_size(cf_id) : 0) + varint_size(put->key_len) +
-                put->key_len + varint_size(put->value_len) + put->value_len;
+        size += store_put_encoded_size(self->cf_ids[put->cf], put->key_len, put->value_len);
     }
-    uint8_t *rep = malloc(size);
+    uint8_t *rep = calloc(1, size); // the sequence number, which the write assigns, is 0
     if (!rep)
         return NULL;
-    memset(rep, 0, 8); // the sequence number, which the write assigns
-    uint32_t count = (uint32_t)batch->count;
-    for (int i = 0; i < 4; i++)
-        rep[8 + i] = (uint8_t)(count >> (8 * i)); // fixed32, little-endian
+    store_batch_header_set_count(rep, (uint32_t)batch->count);
     uint8_t *out = rep + STORE_BATCH_HEADER_BYTES;
     for (size_t i = 0; i < batch->count; i++) {
         const store_put_t *put = &batch->puts[i];
-        uint32_t cf_id = self->cf_ids[put->cf];
-        *out++ = cf_id ? STORE_BATCH_TAG_CF : STORE_BATCH_TAG_DEFAULT_CF;
-        if (cf_id)
-            out += varint_put(out, cf_id);
-        out += varint_put(out, put->key_len);
-        memcpy(out, store_put_key(batch, put), put->key_len);
-        out += put->key_len;
-        out += varint_put(out, put->value_len);
-        if (put->value_len)
-            memcpy(out, store_put_value(batch, put), put->value_len);
-        out += put->value_len;
+        uint8_t *key_at = NULL;
+        uint8_t *value_at = NULL;
+        out = store_put_encode(out, self->cf_ids[put->cf], store_put_key(batch, put),
+                               put->key_len, store_put_value(batch, put), put->value_len,
+                               &key_at, &value_at);
     }
     assert((size_t)(out - rep) == size);
     *size_out = size;
